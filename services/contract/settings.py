@@ -1,0 +1,74 @@
+"""FakeWeb settings: every knob is an environment variable with the prefix ``FAKEWEB_``.
+
+The README's settings table lists the same fields; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_S3_SECRET = "fakeweb-dev-secret"  # noqa: S105 - refused when FAKEWEB_ENV=prod
+DEV_API_KEYS = "dev:fakeweb-dev-key"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration shared by the gateway, the workers and the serving stand-in."""
+
+    model_config = SettingsConfigDict(env_prefix="FAKEWEB_", extra="ignore", protected_namespaces=())
+
+    env: Literal["dev", "prod"] = Field("dev", description="`prod` refuses the built-in dev credentials.")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the job records and the Celery broker.")
+
+    s3_endpoint: str = Field(
+        "127.0.0.1:8333", description="S3 endpoint host:port (SeaweedFS locally, MinIO in compose)."
+    )
+    s3_access_key: str = Field("fakeweb", description="S3 access key.")
+    s3_secret_key: str = Field(DEV_S3_SECRET, description="S3 secret key.")
+    s3_bucket: str = Field("fakeweb", description="Bucket holding originals, crops and results.")
+    s3_secure: bool = Field(False, description="Use HTTPS for S3.")
+    s3_region: str = Field("us-east-1", description="S3 region name.")
+
+    serving_address: str = Field("127.0.0.1:8500", description="TF Serving gRPC host:port.")
+    model_name: str = Field("fakeweb", description="Model name in TF Serving.")
+    model_version: int | None = Field(None, description="Pin a model version (default: what serving serves).")
+    model_label: str | None = Field(None, description="Call a version label such as `stable` or `canary`.")
+    canary_share: float = Field(0.0, ge=0.0, le=1.0, description="Share of jobs sent to the `canary` label.")
+    serving_timeout_s: float = Field(10.0, gt=0, description="Deadline of one Predict call.")
+    model_base_path: Path = Field(Path("deploy/models"), description="Model repository `<base>/<name>/<version>/`.")
+    model_config_file: Path | None = Field(
+        None, description="TF Serving `models.config`; default `<base>/models.config`."
+    )
+    model_config_poll_s: float = Field(5.0, gt=0, description="How often serving re-reads the config and versions.")
+
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="Probability at or above which a face is `manipulated`.")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest accepted upload (413 above).")
+    max_pixels: int = Field(50_000_000, gt=0, description="Largest width*height, read from the header before decoding.")
+    max_side: int = Field(12_000, gt=0, description="Largest width or height in pixels.")
+
+    detector_engine: Literal["blazeface", "haar"] = Field("blazeface", description="Face detector engine.")
+    min_face_px: int = Field(24, gt=0, description="Faces smaller than this are `unjudgeable: too_small`.")
+    classify_chunk_size: int = Field(16, gt=0, description="Faces per classify task (fan-out unit).")
+    jpeg_quality: int = Field(90, ge=30, le=100, description="JPEG quality of the annotated image.")
+
+    task_max_retries: int = Field(5, ge=0, description="Retries of a stage on transient faults before the job fails.")
+    task_retry_backoff_max_s: int = Field(30, gt=0, description="Cap of the exponential retry backoff.")
+    visibility_timeout_s: int = Field(900, gt=0, description="Redis redelivers a task not acknowledged within this.")
+
+    data_dir: Path = Field(Path(".fakeweb"), description="Local stack state (Redis, SeaweedFS, logs).")
+    shared_data_dir: Path = Field(Path("../shared/data"), description="Labelled training and test data.")
+
+    @property
+    def resolved_model_config_file(self) -> Path:
+        """The models.config path, defaulting to one inside the model repository."""
+        return self.model_config_file or self.model_base_path / "models.config"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings read once per process from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""FakeWeb training: data, crop cache, model, export, evaluation."""
