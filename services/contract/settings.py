@@ -54,10 +54,23 @@ class Settings(BaseSettings):
     min_face_px: int = Field(24, gt=0, description="Faces smaller than this are `unjudgeable: too_small`.")
     classify_chunk_size: int = Field(16, gt=0, description="Faces per classify task (fan-out unit).")
     jpeg_quality: int = Field(90, ge=30, le=100, description="JPEG quality of the annotated image.")
+    blur_threshold: float = Field(
+        15.0, ge=0, description="Faces whose Laplacian variance (64 px face) is below this are `too_blurry`."
+    )
+    cut_off_visible: float = Field(
+        0.6, gt=0, le=1, description="Faces with less of their box inside the photo are `cut_off`."
+    )
+    detector_tile_px: int = Field(0, ge=0, description="Detector tile side in pixels; 0 derives it from `min_face_px`.")
+    annotate_genuine_boxes: bool = Field(True, description="Draw a thin green box around genuine faces.")
+    annotate_unjudgeable_boxes: bool = Field(True, description="Draw a grey dashed box around unjudgeable faces.")
 
     task_max_retries: int = Field(5, ge=0, description="Retries of a stage on transient faults before the job fails.")
     task_retry_backoff_max_s: int = Field(30, gt=0, description="Cap of the exponential retry backoff.")
     visibility_timeout_s: int = Field(900, gt=0, description="Redis redelivers a task not acknowledged within this.")
+
+    gateway_host: str = Field("127.0.0.1", description="Address the gateway binds to.")
+    gateway_port: int = Field(8000, gt=0, description="Port the gateway listens on.")
+    public_url: str = Field("", description="Base URL for links in API answers; empty: from the request.")
 
     data_dir: Path = Field(Path(".fakeweb"), description="Local stack state (Redis, SeaweedFS, logs).")
     shared_data_dir: Path = Field(Path("../shared/data"), description="Labelled training and test data.")

@@ -1,0 +1,45 @@
+# FakeWeb: `make run` starts the whole local stack, `make test` runs every check.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv system-deps run up down test lint unit e2e clean
+
+help:
+	@echo "make run    set up (venv, redis-server) and run the local stack on http://127.0.0.1:8000"
+	@echo "make up     the same stack in the background; returns when /readyz answers 200"
+	@echo "make down   stop everything 'make up' started"
+	@echo "make test   set up and run the linters and the whole test suite"
+
+$(STAMP): requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	@deploy/local/install-system-deps.sh
+
+run: venv system-deps
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f deploy/local/Procfile -d . --no-colour start
+
+up: venv system-deps
+	$(BIN)/python deploy/local/stack.py up
+
+down:
+	@test -x $(BIN)/python && $(BIN)/python deploy/local/stack.py down || true
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: venv system-deps lint
+	$(BIN)/python -m pytest
+
+clean: down
+	rm -rf .fakeweb
