@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     detector_engine: Literal["blazeface", "haar"] = Field("blazeface", description="Face detector engine.")
     min_face_px: int = Field(24, gt=0, description="Faces smaller than this are `unjudgeable: too_small`.")
     classify_chunk_size: int = Field(16, gt=0, description="Faces per classify task (fan-out unit).")
+    classify_max_batch: int = Field(
+        32, gt=0, description="Most faces per Predict call; lowered to a fixed batch size in the model signature."
+    )
     jpeg_quality: int = Field(90, ge=30, le=100, description="JPEG quality of the annotated image.")
     blur_threshold: float = Field(
         15.0, ge=0, description="Faces whose Laplacian variance (64 px face) is below this are `too_blurry`."
@@ -85,3 +88,13 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings read once per process from the environment."""
     return Settings()
+
+
+def settings_table_markdown() -> str:
+    """The README's settings table, generated from the Settings fields."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "" if default is None else str(default.value if hasattr(default, "value") else default)
+        rows.append(f"| `FAKEWEB_{name.upper()}` | `{shown}` | {field.description or ''} |")
+    return "\n".join(rows)
