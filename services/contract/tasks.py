@@ -46,6 +46,11 @@ class JobFailed(Exception):
         self.reason = reason
         self.message = message
 
+    def __reduce__(self) -> tuple[type[JobFailed], tuple[str, str]]:
+        # Celery pickles a task's exception before calling on_failure; without this the
+        # reason is lost (it would see an UnpickleableExceptionWrapper, i.e. internal_error).
+        return (type(self), (self.reason, self.message))
+
 
 def _transient_errors() -> tuple[type[BaseException], ...]:
     import redis

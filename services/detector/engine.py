@@ -15,6 +15,7 @@ class Detection:
     box: tuple[int, int, int, int]
     score: float
     keypoints: list[tuple[float, float]] = field(default_factory=list)
+    visible: float = 1.0
 
 
 # Close-ups (a face filling the frame) defeat the full-range model; the short-range model
@@ -36,7 +37,9 @@ def _blazeface_model(model_selection: int):  # noqa: ANN202 - mediapipe has no t
         return _blazeface[model_selection]
 
 
-def detect_faces(image_rgb: np.ndarray) -> list[Detection]:
+def detect_faces(
+    image_rgb: np.ndarray, *, engine: str = "blazeface", min_face_px: int = 24, tile_px: int = 0
+) -> list[Detection]:
     """Find faces in an RGB uint8 image: full-range BlazeFace, then a close-up fallback."""
     faces = _run_blazeface(image_rgb, model_selection=1)
     if not faces:

@@ -1,0 +1,93 @@
+"""The annotator stage as a Celery worker (queue ``annotate``).
+
+Run: ``celery -A services.annotator.worker worker -Q annotate -P solo``. The mesh model loads on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from celery import Task
+
+from services.annotator.compose import AnnotateOptions, ScoreMissing, annotate_photo
+from services.contract.imaging import ImageRejected, decode_rgb, encode_jpeg
+from services.contract.jobs import JobStatus, Stage
+from services.contract.schemas import DetectionResult
+from services.contract.settings import Settings
+from services.contract.storage import (
+    ObjectNotFound,
+    ObjectStore,
+    annotated_key,
+    faces_key,
+    original_key,
+    result_key,
+)
+from services.contract.tasks import ANNOTATE_TASK, JobFailed, StageTask, make_celery
+
+log = logging.getLogger(__name__)
+
+app = make_celery("annotator")
+
+_store: ObjectStore | None = None
+
+
+def object_store(settings: Settings) -> ObjectStore:
+    """One S3 client per worker process, made on first use."""
+    global _store
+    if _store is None:
+        _store = ObjectStore(settings)
+    return _store
+
+
+def _read(store: ObjectStore, key: str, what: str) -> bytes:
+    try:
+        return store.get_bytes(key)
+    except ObjectNotFound as exc:
+        raise JobFailed(f"{what}_missing", f"The job's {what} is no longer in storage.") from exc
+
+
+def _threshold(record: dict[str, str], default: float) -> float:
+    try:
+        value = float(record.get("threshold", ""))
+    except ValueError:
+        return default
+    return value if 0.0 <= value <= 1.0 else default
+
+
+def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.ndarray:
+    """Read and decode the uploaded photo; bad or missing input fails the job."""
+    try:
+        return decode_rgb(_read(store, original_key(job_id), "original"), settings.max_pixels, settings.max_side)
+    except ImageRejected as exc:
+        raise JobFailed(exc.code, exc.message) from exc
+
+
+@app.task(name=ANNOTATE_TASK, base=StageTask, bind=True)
+def annotate(self: Task, job_id: str) -> None:
+    """Judge every face, draw the annotated photo, store it with ``result.json`` and end the job."""
+    jobs = self.jobs
+    if jobs.is_final(job_id):
+        return
+    jobs.start_stage(job_id, Stage.ANNOTATE)
+    settings = self.settings
+    store = object_store(settings)
+    record = jobs.get(job_id)
+    detection = DetectionResult.model_validate_json(_read(store, faces_key(job_id), "faces"))
+    image = load_original(store, job_id, settings)
+    options = AnnotateOptions(
+        threshold=_threshold(record, settings.threshold),
+        include_landmarks=record.get("include_landmarks") == "1",
+        genuine_boxes=settings.annotate_genuine_boxes,
+        unjudgeable_boxes=settings.annotate_unjudgeable_boxes,
+    )
+    try:
+        annotation = annotate_photo(image, detection, jobs.scores(job_id), options)
+    except ScoreMissing as exc:
+        raise JobFailed("scores_missing", f"Annotation started before every face was scored: {exc}.") from exc
+    store.put_bytes(annotated_key(job_id), encode_jpeg(annotation.image, settings.jpeg_quality), "image/jpeg")
+    store.put_json(result_key(job_id), annotation.result.model_dump(mode="json"))
+    faces = len(annotation.result.faces)
+    jobs.finish_stage(job_id, Stage.ANNOTATE, faces_annotated=faces)
+    jobs.complete(job_id, JobStatus.NO_FACE if faces == 0 else JobStatus.COMPLETED)
+    log.info("job %s: annotated %d faces", job_id, faces)

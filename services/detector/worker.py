@@ -1,0 +1,84 @@
+"""The detector stage as a Celery worker (queue ``detect``).
+
+Run: ``celery -A services.detector.worker worker -Q detect -P solo``. Models load on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task
+
+from services.contract.imaging import ImageRejected, decode_rgb, encode_png
+from services.contract.jobs import Stage
+from services.contract.settings import Settings
+from services.contract.storage import ObjectNotFound, ObjectStore, faces_key, original_key
+from services.contract.tasks import (
+    ANNOTATE_TASK,
+    CLASSIFY_TASK,
+    DETECT_TASK,
+    JobFailed,
+    StageTask,
+    make_celery,
+    send_stage,
+)
+from services.detector.faces import analyse_photo
+
+log = logging.getLogger(__name__)
+
+app = make_celery("detector")
+
+_store: ObjectStore | None = None
+
+
+def object_store(settings: Settings) -> ObjectStore:
+    """One S3 client per worker process, made on first use."""
+    global _store
+    if _store is None:
+        _store = ObjectStore(settings)
+    return _store
+
+
+def load_original(store: ObjectStore, job_id: str, settings: Settings):  # noqa: ANN201 - numpy array
+    """Read and decode the uploaded photo; bad or missing input fails the job."""
+    try:
+        data = store.get_bytes(original_key(job_id))
+    except ObjectNotFound as exc:
+        raise JobFailed("original_missing", "The uploaded photo is no longer in storage.") from exc
+    try:
+        return decode_rgb(data, settings.max_pixels, settings.max_side)
+    except ImageRejected as exc:
+        raise JobFailed(exc.code, exc.message) from exc
+
+
+@app.task(name=DETECT_TASK, base=StageTask, bind=True)
+def detect(self: Task, job_id: str) -> None:
+    """Find every face of a job's photo, store crops and ``faces.json``, then fan out to classify."""
+    jobs = self.jobs
+    if jobs.is_final(job_id):
+        return
+    jobs.start_stage(job_id, Stage.DETECT)
+    settings = self.settings
+    store = object_store(settings)
+    image = load_original(store, job_id, settings)
+    output = analyse_photo(image, job_id, settings)
+    result = output.result
+    for face in result.faces:
+        if face.crop_key is not None:
+            store.put_bytes(face.crop_key, encode_png(output.crops[face.index]), "image/png")
+    store.put_json(faces_key(job_id), result.model_dump(mode="json"))
+    jobs.finish_stage(
+        job_id,
+        Stage.DETECT,
+        faces_total=len(result.faces),
+        faces_judgeable=output.faces_judgeable,
+        chunks_total=result.chunks,
+        width=result.width,
+        height=result.height,
+    )
+    log.info("job %s: %d faces, %d to score", job_id, len(result.faces), output.faces_judgeable)
+    if result.chunks == 0:
+        send_stage(app, ANNOTATE_TASK, job_id)
+        return
+    for chunk in range(result.chunks):
+        send_stage(app, CLASSIFY_TASK, job_id, chunk)
