@@ -180,6 +180,8 @@ class Classifier:
         for start in range(0, len(crops), size):
             batch = prepare_batch(crops[start : start + size], signature)
             scores, name, version = self.client.predict(signature, batch)
+            if len(scores) != len(batch) or not np.all((scores >= 0.0) & (scores <= 1.0)):
+                raise ModelIncompatible(f"{name} version {version} did not return one probability in [0, 1] per face")
             results += [(float(p), name, version) for p in scores]
         return results
 
