@@ -19,6 +19,7 @@ JOB_KEY = "fakeweb:job:{job_id}"
 SCORES_KEY = "fakeweb:job:{job_id}:scores"
 CHUNKS_DONE_KEY = "fakeweb:job:{job_id}:chunks"
 JOBS_INDEX_KEY = "fakeweb:jobs"
+TENANT_JOBS_KEY = "fakeweb:tenant:{tenant}:jobs"
 
 
 class JobStatus(StrEnum):
@@ -56,6 +57,15 @@ return {added, done}
 """
 
 
+# Sets fields only on a record that still exists, so a late writer never resurrects a deleted job.
+# KEYS: job hash. ARGV: field/value pairs.
+_UPDATE_IF_EXISTS_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
 class JobNotFound(Exception):
     """No record exists for the job id."""
 
@@ -66,6 +76,7 @@ class JobStore:
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
         self._record_chunk = client.register_script(_RECORD_CHUNK_LUA)
+        self._update_if_exists = client.register_script(_UPDATE_IF_EXISTS_LUA)
 
     @classmethod
     def from_url(cls, url: str) -> JobStore:
@@ -80,6 +91,45 @@ class JobStore:
         pipe.hset(JOB_KEY.format(job_id=job_id), mapping={k: _text(v) for k, v in record.items()})
         pipe.zadd(JOBS_INDEX_KEY, {job_id: now})
         pipe.execute()
+
+    def create_for_tenant(self, job_id: str, tenant: str, fields: dict[str, Any]) -> None:
+        """Write a new record owned by ``tenant`` (``fields`` may set another status) and index it for the tenant."""
+        now = time.time()
+        record = {"status": JobStatus.QUEUED.value, "stage": "", "created_at": now, "updated_at": now}
+        record.update(fields)
+        record["tenant"] = tenant
+        pipe = self.redis.pipeline()
+        pipe.hset(JOB_KEY.format(job_id=job_id), mapping={k: _text(v) for k, v in record.items()})
+        pipe.zadd(JOBS_INDEX_KEY, {job_id: now})
+        pipe.zadd(TENANT_JOBS_KEY.format(tenant=tenant), {job_id: now})
+        pipe.execute()
+
+    def list_for_tenant(self, tenant: str, limit: int, before: tuple[float, str] | None = None) -> list[str]:
+        """Up to ``limit`` job ids of ``tenant``, newest first, strictly after the ``(created_at, id)`` cursor."""
+        key = TENANT_JOBS_KEY.format(tenant=tenant)
+        top: float | str = "+inf" if before is None else before[0]
+        found: list[str] = []
+        offset = 0
+        while len(found) < limit:
+            page = self.redis.zrevrangebyscore(key, top, "-inf", start=offset, num=limit + 1, withscores=True)
+            if not page:
+                break
+            offset += len(page)
+            for job_id, score in page:
+                # Equal scores come in descending member order; skip up to and including the cursor.
+                if before is not None and score == before[0] and job_id >= before[1]:
+                    continue
+                found.append(job_id)
+                if len(found) == limit:
+                    break
+        return found
+
+    def get_many(self, job_ids: list[str]) -> dict[str, dict[str, str]]:
+        """Raw records of the given jobs that exist, by id."""
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hgetall(JOB_KEY.format(job_id=job_id))
+        return {job_id: record for job_id, record in zip(job_ids, pipe.execute(), strict=True) if record}
 
     def get(self, job_id: str) -> dict[str, str]:
         """The raw record; raise JobNotFound."""
@@ -96,6 +146,13 @@ class JobStore:
         """Set fields (and ``updated_at``) on an existing record."""
         fields["updated_at"] = time.time()
         self.redis.hset(JOB_KEY.format(job_id=job_id), mapping={k: _text(v) for k, v in fields.items()})
+
+    def update_if_exists(self, job_id: str, **fields: Any) -> bool:
+        """Set fields (without touching ``updated_at``) unless the record is gone; return whether it existed."""
+        argv: list[str] = []
+        for name, value in fields.items():
+            argv += [name, _text(value)]
+        return bool(self._update_if_exists(keys=[JOB_KEY.format(job_id=job_id)], args=argv))
 
     def start_stage(self, job_id: str, stage: Stage) -> None:
         """Mark ``stage`` running; a redelivered task keeps the first start time."""
@@ -139,7 +196,10 @@ class JobStore:
         return {int(k): json.loads(v) for k, v in raw.items()}
 
     def delete(self, job_id: str) -> None:
-        """Remove the record and its side keys."""
+        """Remove the record, its side keys and its entries in the job indexes."""
+        tenant = self.redis.hget(JOB_KEY.format(job_id=job_id), "tenant")
+        if tenant:
+            self.redis.zrem(TENANT_JOBS_KEY.format(tenant=tenant), job_id)
         self.redis.delete(
             JOB_KEY.format(job_id=job_id), SCORES_KEY.format(job_id=job_id), CHUNKS_DONE_KEY.format(job_id=job_id)
         )

@@ -95,6 +95,7 @@ class JobLinks(BaseModel):
 
     self: str
     image: str
+    original: str | None = Field(None, description="The photo as submitted.")
 
 
 class StageTiming(BaseModel):
@@ -103,6 +104,14 @@ class StageTiming(BaseModel):
     started_at: float | None = None
     finished_at: float | None = None
     seconds: float | None = None
+
+
+class WebhookState(BaseModel):
+    """Delivery of the job's ``callback_url`` notification."""
+
+    status: str = Field(description="pending, delivered or failed.")
+    attempts: int = 0
+    last_http_status: int | None = Field(None, description="HTTP status of the last attempt, if one was answered.")
 
 
 class JobDocument(BaseModel):
@@ -119,3 +128,5 @@ class JobDocument(BaseModel):
     error: ErrorBody | None = None
     faces: list[FaceResult] | None = None
     links: JobLinks
+    cached: bool = Field(False, description="True if the result was reused from an identical earlier photo.")
+    webhook: WebhookState | None = Field(None, description="Present when the job has a `callback_url`.")

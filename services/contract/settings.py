@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_S3_SECRET = "fakeweb-dev-secret"  # noqa: S105 - refused when FAKEWEB_ENV=prod
 DEV_API_KEYS = "dev:fakeweb-dev-key"
+DEV_WEBHOOK_SECRET = "fakeweb-dev-webhook-secret"  # noqa: S105 - refused when FAKEWEB_ENV=prod
 
 
 class Settings(BaseSettings):
@@ -74,6 +75,44 @@ class Settings(BaseSettings):
     gateway_host: str = Field("127.0.0.1", description="Address the gateway binds to.")
     gateway_port: int = Field(8000, gt=0, description="Port the gateway listens on.")
     public_url: str = Field("", description="Base URL for links in API answers; empty: from the request.")
+
+    api_keys: str = Field(
+        DEV_API_KEYS,
+        description="API keys `tenant:key,tenant:key`; callers send one in `X-API-Key`. Dev key refused in prod.",
+    )
+    rate_limit_per_s: float = Field(
+        10.0, ge=0, description="Requests per second each API key may sustain (token bucket refill); 0 disables."
+    )
+    rate_limit_burst: int = Field(60, gt=0, description="Requests an API key may make at once before answers turn 429.")
+    idempotency_ttl_s: int = Field(86_400, gt=0, description="How long an `Idempotency-Key` keeps returning its job.")
+    result_cache_ttl_s: int = Field(
+        86_400, ge=0, description="How long a result is reused for the same photo, model version and threshold; 0 off."
+    )
+    result_cache_shared: bool = Field(
+        False, description="Reuse results across tenants (lets a tenant notice that a photo was seen before)."
+    )
+    url_fetch_timeout_s: float = Field(10.0, gt=0, description="Total time allowed to fetch a photo by URL.")
+    url_fetch_max_redirects: int = Field(
+        3, ge=0, description="Redirects followed (each re-checked) when fetching a URL."
+    )
+    ssrf_allowlist: str = Field(
+        "",
+        description="TESTS ONLY: comma-separated IPs/CIDRs that URL fetches and webhooks may reach although they are "
+        "private or loopback. Refused in prod.",
+    )
+    webhook_secret: str = Field(
+        DEV_WEBHOOK_SECRET,
+        description="HMAC-SHA256 key of the `X-FakeWeb-Signature` header. The default is refused in prod.",
+    )
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Time allowed for one webhook delivery attempt.")
+    webhook_max_retries: int = Field(8, ge=0, description="Webhook re-deliveries after a 5xx, 429 or network error.")
+    webhook_backoff_max_s: int = Field(600, gt=0, description="Cap of the webhook's exponential retry backoff.")
+    metrics_window_jobs: int = Field(
+        10_000, gt=0, description="`/metrics` job counts and stage latencies cover this many newest jobs."
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Gateway and webhook worker log lines: JSON or text."
+    )
 
     data_dir: Path = Field(Path(".fakeweb"), description="Local stack state (Redis, SeaweedFS, logs).")
     shared_data_dir: Path = Field(Path("../shared/data"), description="Labelled training and test data.")

@@ -11,6 +11,7 @@ from typing import Any
 
 import urllib3
 from minio import Minio
+from minio.commonconfig import CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
@@ -123,6 +124,10 @@ class ObjectStore:
     def get_json(self, key: str) -> Any:
         """Read a JSON document."""
         return json.loads(self.get_bytes(key))
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        """Copy an object inside the bucket (server side); raise ObjectNotFound if the source is missing."""
+        self._call(self.client.copy_object, self.bucket, target_key, CopySource(self.bucket, source_key))
 
     def exists(self, key: str) -> bool:
         """True if the object exists."""

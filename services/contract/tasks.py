@@ -9,11 +9,13 @@ the job at once with a reason, because retrying a programming error only hides i
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from celery import Celery, Task
 
-from services.contract.jobs import JobStore, Stage
+from services.contract.jobs import FINAL_STATUSES, JOB_KEY, JobStore, Stage
+from services.contract.result_cache import remember_result
 from services.contract.settings import Settings, get_settings
 from services.contract.storage import StorageUnavailable
 
@@ -24,6 +26,10 @@ CLASSIFY_TASK = "fakeweb.classify"
 ANNOTATE_TASK = "fakeweb.annotate"
 
 QUEUES = {DETECT_TASK: Stage.DETECT.value, CLASSIFY_TASK: Stage.CLASSIFY.value, ANNOTATE_TASK: Stage.ANNOTATE.value}
+
+# Webhook delivery (gateway's webhook worker): args [job_id]; not a pipeline stage.
+WEBHOOK_TASK = "fakeweb.webhook"
+WEBHOOK_QUEUE = "webhook"
 
 
 class TransientError(Exception):
@@ -66,7 +72,10 @@ def make_celery(name: str, settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     app = Celery(name, broker=settings.redis_url)
     app.conf.update(
-        task_routes={task: {"queue": queue} for task, queue in QUEUES.items()},
+        task_routes={
+            **{task: {"queue": queue} for task, queue in QUEUES.items()},
+            WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE},
+        },
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -84,6 +93,24 @@ def make_celery(name: str, settings: Settings | None = None) -> Celery:
 def send_stage(app: Celery, task_name: str, job_id: str, *args: Any) -> None:
     """Queue a stage task for a job on its own queue."""
     app.send_task(task_name, args=[job_id, *args], queue=QUEUES[task_name])
+
+
+def notify_job_ended(app: Celery, jobs: JobStore, job_id: str) -> None:
+    """Call once a job is final: file its result in the result cache and queue its webhook, if it has one.
+
+    Safe to call more than once (a redelivered task): the record's ``ended_notified`` field makes
+    later calls do nothing. Delivery is at least once: two racing calls may both queue the webhook.
+    """
+    record = jobs.redis.hgetall(JOB_KEY.format(job_id=job_id))
+    if not record or record.get("status") not in FINAL_STATUSES or record.get("ended_notified"):
+        return
+    try:
+        remember_result(jobs, job_id, record)
+    except Exception:  # a cache entry is an optimisation; the webhook still matters
+        log.exception("job %s: could not file the result in the cache", job_id)
+    if record.get("callback_url"):
+        app.send_task(WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE)
+    jobs.update_if_exists(job_id, ended_notified=time.time())
 
 
 class StageTask(Task):
@@ -131,3 +158,8 @@ class StageTask(Task):
             self.jobs.fail(job_id, reason, message)
         except Exception:
             log.exception("job %s: could not record failure", job_id)
+            return
+        try:
+            notify_job_ended(self.app, self.jobs, job_id)
+        except Exception:
+            log.exception("job %s: could not queue the end-of-job notification", job_id)

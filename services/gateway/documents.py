@@ -1,17 +1,30 @@
-"""Turn a job record (and its stored result) into the API's job document."""
+"""Turn a job record (and its stored result) into the API's job documents."""
 
 from __future__ import annotations
 
 from services.contract.jobs import JobStatus, Stage
-from services.contract.schemas import ErrorBody, FaceResult, JobDocument, JobLinks, JobResult, StageTiming
+from services.contract.schemas import (
+    ErrorBody,
+    FaceResult,
+    JobDocument,
+    JobLinks,
+    JobResult,
+    StageTiming,
+    WebhookState,
+)
+from services.gateway.models import JobSummary
 
 PROGRESS_FIELDS = ("faces_total", "faces_judgeable", "faces_scored", "faces_annotated")
 
 
 def job_links(base_url: str, job_id: str) -> JobLinks:
-    """Absolute links to a job and its annotated image."""
+    """Absolute links to a job, its annotated image and its original photo."""
     base = base_url.rstrip("/")
-    return JobLinks(self=f"{base}/v1/jobs/{job_id}", image=f"{base}/v1/jobs/{job_id}/image")
+    return JobLinks(
+        self=f"{base}/v1/jobs/{job_id}",
+        image=f"{base}/v1/jobs/{job_id}/image",
+        original=f"{base}/v1/jobs/{job_id}/original",
+    )
 
 
 def stage_timings(record: dict[str, str]) -> dict[str, StageTiming]:
@@ -27,26 +40,64 @@ def stage_timings(record: dict[str, str]) -> dict[str, StageTiming]:
     return timings
 
 
+def job_error(record: dict[str, str]) -> ErrorBody | None:
+    """``{code, message}`` of a failed job."""
+    if record.get("status") != JobStatus.FAILED.value:
+        return None
+    return ErrorBody(code=record.get("reason") or "failed", message=record.get("message") or "The job failed.")
+
+
+def webhook_state(record: dict[str, str]) -> WebhookState | None:
+    """Delivery state of the job's callback, if it has one."""
+    if not record.get("callback_url"):
+        return None
+    last = record.get("webhook_last_http_status")
+    return WebhookState(
+        status=record.get("webhook_status") or "pending",
+        attempts=int(record.get("webhook_attempts") or 0),
+        last_http_status=int(last) if last else None,
+    )
+
+
 def job_document(job_id: str, record: dict[str, str], base_url: str, result: JobResult | None) -> JobDocument:
-    """The document ``GET /v1/jobs/{id}`` answers with."""
-    status = record.get("status", JobStatus.QUEUED.value)
-    error = None
-    if status == JobStatus.FAILED.value:
-        error = ErrorBody(code=record.get("reason") or "failed", message=record.get("message") or "The job failed.")
+    """The document ``GET /v1/jobs/{id}`` answers with (and webhooks send)."""
     faces: list[FaceResult] | None = result.faces if result is not None else None
     return JobDocument(
         id=job_id,
-        status=status,
+        status=record.get("status", JobStatus.QUEUED.value),
         stage=record.get("stage") or None,
         created_at=float(record["created_at"]),
         updated_at=float(record["updated_at"]),
         threshold=float(record["threshold"]),
-        progress={name: int(record[name]) for name in PROGRESS_FIELDS if record.get(name)},
+        progress=progress(record),
         timings=stage_timings(record),
-        error=error,
+        error=job_error(record),
         faces=faces,
         links=job_links(base_url, job_id),
+        cached=record.get("cached") == "1",
+        webhook=webhook_state(record),
     )
+
+
+def job_summary(job_id: str, record: dict[str, str], base_url: str) -> JobSummary:
+    """One line of ``GET /v1/jobs`` (no faces: fetch the job for those)."""
+    return JobSummary(
+        id=job_id,
+        status=record.get("status", JobStatus.QUEUED.value),
+        stage=record.get("stage") or None,
+        created_at=float(record["created_at"]),
+        updated_at=float(record["updated_at"]),
+        threshold=float(record["threshold"]),
+        progress=progress(record),
+        error=job_error(record),
+        cached=record.get("cached") == "1",
+        links=job_links(base_url, job_id),
+    )
+
+
+def progress(record: dict[str, str]) -> dict[str, int]:
+    """Faces found / judgeable / scored / annotated so far."""
+    return {name: int(record[name]) for name in PROGRESS_FIELDS if record.get(name)}
 
 
 def _float(value: str | None) -> float | None:

@@ -26,9 +26,31 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
+# One typical error per status, shown as the OpenAPI example.
+ERROR_EXAMPLES: dict[int, tuple[str, str]] = {
+    400: ("empty_file", "The upload is empty."),
+    401: ("missing_api_key", "Send your API key in the X-API-Key header."),
+    404: ("not_found", "No such job."),
+    409: ("not_ready", "The job is running; poll it until it has ended."),
+    410: ("result_missing", "The job's stored result is gone."),
+    413: ("image_too_large", "30000x30000 is more than the 50000000 pixels accepted."),
+    415: ("unsupported_media_type", "Only JPEG, PNG and WebP images are accepted."),
+    422: ("url_not_allowed", "url: The URL's host resolves to a private address."),
+    429: ("rate_limited", "Too many requests for this API key; retry in 2 s."),
+    503: ("service_unavailable", "Object storage is not reachable; try again shortly."),
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI ``responses`` entries for the given error statuses."""
-    return {status: {"model": ErrorResponse} for status in statuses}
+    """OpenAPI ``responses`` entries (schema and example) for the given error statuses."""
+    entries: dict[int | str, dict[str, object]] = {}
+    for status in statuses:
+        code, message = ERROR_EXAMPLES.get(status, ("error", "Something went wrong."))
+        entries[status] = {
+            "model": ErrorResponse,
+            "content": {"application/json": {"example": {"error": {"code": code, "message": message}}}},
+        }
+    return entries
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -41,7 +63,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

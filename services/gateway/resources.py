@@ -12,25 +12,41 @@ from services.contract.jobs import JobStore
 from services.contract.settings import Settings
 from services.contract.storage import ObjectStore, StorageUnavailable
 from services.contract.tasks import make_celery
+from services.gateway.auth import Keyring, check_deployment
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.netguard import AddressPolicy, parse_allowlist
+from services.gateway.ratelimit import RateLimiter
 
 
 @dataclass
 class Resources:
-    """Redis job store, object store and Celery producer shared by all requests."""
+    """Redis job store, object store, Celery producer, keys, rate limiter and metrics shared by all requests."""
 
     settings: Settings
     jobs: JobStore
     store: ObjectStore
     celery: Celery
+    keyring: Keyring
+    limiter: RateLimiter
+    policy: AddressPolicy
+    metrics: GatewayMetrics
 
     @classmethod
-    def connect(cls, settings: Settings) -> Resources:
-        """Create clients; nothing is contacted until first use."""
+    def connect(cls, settings: Settings, metrics: GatewayMetrics | None = None) -> Resources:
+        """Create clients; nothing is contacted until first use. Raise UnsafeConfiguration on bad settings."""
+        keyring = Keyring(check_deployment(settings))
+        jobs = JobStore.from_url(settings.redis_url)
+        metrics = metrics or GatewayMetrics()
+        metrics.watch_jobs(jobs, settings.metrics_window_jobs)
         return cls(
             settings=settings,
-            jobs=JobStore.from_url(settings.redis_url),
+            jobs=jobs,
             store=ObjectStore(settings),
             celery=make_celery("gateway", settings),
+            keyring=keyring,
+            limiter=RateLimiter(jobs.redis, settings.rate_limit_per_s, settings.rate_limit_burst),
+            policy=AddressPolicy(parse_allowlist(settings.ssrf_allowlist)),
+            metrics=metrics,
         )
 
     def check(self) -> dict[str, str]:

@@ -15,11 +15,13 @@ from tests.support.photos import GROUP_MEMBERS, group_photo, landscape_without_f
 pytestmark = pytest.mark.e2e
 
 FINAL = {"completed", "failed", "no_face"}
+# Every /v1 request needs an API key; the dev stack accepts the documented dev key.
+DEV_KEY_HEADER = {"X-API-Key": "fakeweb-dev-key"}
 
 
 def submit_and_wait(gateway_url: str, photo: bytes, timeout_s: float = 120, **form) -> tuple[str, dict, list[dict]]:
     """Submit a photo; poll until the job ends; return its id, final document and every status seen."""
-    with httpx.Client(base_url=gateway_url, timeout=30) as client:
+    with httpx.Client(base_url=gateway_url, timeout=30, headers=DEV_KEY_HEADER) as client:
         answer = client.post("/v1/jobs", files={"image": ("photo.jpg", photo, "image/jpeg")}, data=form)
         assert answer.status_code == 202, answer.text
         job_id = answer.json()["id"]
@@ -62,7 +64,7 @@ def test_group_photo_gets_a_scored_face_per_person_and_an_annotated_image(local_
         timing = document["timings"][stage]
         assert timing["seconds"] is not None and timing["seconds"] >= 0
 
-    with httpx.Client(base_url=local_stack.gateway_url, timeout=30) as client:
+    with httpx.Client(base_url=local_stack.gateway_url, timeout=30, headers=DEV_KEY_HEADER) as client:
         image = client.get(f"/v1/jobs/{job_id}/image")
     assert image.status_code == 200
     assert image.headers["content-type"] == "image/jpeg"
@@ -81,7 +83,7 @@ def test_photo_without_faces_ends_as_no_face(local_stack):
 
     assert document["status"] == "no_face", document
     assert document["faces"] == []
-    with httpx.Client(base_url=local_stack.gateway_url, timeout=30) as client:
+    with httpx.Client(base_url=local_stack.gateway_url, timeout=30, headers=DEV_KEY_HEADER) as client:
         image = client.get(f"/v1/jobs/{job_id}/image")
     assert image.status_code == 200
     assert Image.open(io.BytesIO(image.content)).size == (640, 400)
@@ -90,7 +92,7 @@ def test_photo_without_faces_ends_as_no_face(local_stack):
 def test_corrupt_bytes_that_pass_the_header_fail_the_job_cleanly_or_are_refused(local_stack, shared_data):
     photo = group_photo(shared_data)
     truncated = photo[: len(photo) // 2]
-    with httpx.Client(base_url=local_stack.gateway_url, timeout=30) as client:
+    with httpx.Client(base_url=local_stack.gateway_url, timeout=30, headers=DEV_KEY_HEADER) as client:
         answer = client.post("/v1/jobs", files={"image": ("x.jpg", truncated, "image/jpeg")})
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "corrupt_image"

@@ -6,22 +6,10 @@ import hashlib
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 
 from services.contract.storage import original_key
-from services.gateway.app import create_app
+from tests.gateway.conftest import ALPHA, submit
 from tests.support.images import jpeg_bytes, png_header_claiming
-
-
-@pytest.fixture(scope="module")
-def client(backends):
-    settings = backends.settings.model_copy(update={"max_upload_bytes": 200_000, "max_pixels": 4_000_000})
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
-def submit(client, data: bytes, name: str = "photo.jpg", **form):
-    return client.post("/v1/jobs", files={"image": (name, data, "image/jpeg")}, data=form)
 
 
 def test_submit_stores_original_creates_record_and_queues_detect(client, backends):
@@ -43,6 +31,7 @@ def test_submit_stores_original_creates_record_and_queues_detect(client, backend
     assert (record["width"], record["height"]) == ("80", "60")
     assert backends.redis.llen("detect") == queued_before + 1
     message = json.loads(backends.redis.lindex("detect", 0))
+    assert record["tenant"] == "alpha"
     assert message["headers"]["task"] == "fakeweb.detect"
     assert body["id"] in message["headers"]["argsrepr"]
 
@@ -56,7 +45,7 @@ def test_job_ids_are_unguessable_and_distinct(client):
 def test_get_job_reports_queued_document(client):
     job_id = submit(client, jpeg_bytes()).json()["id"]
 
-    document = client.get(f"/v1/jobs/{job_id}").json()
+    document = client.get(f"/v1/jobs/{job_id}", headers=ALPHA).json()
 
     assert document["id"] == job_id
     assert document["status"] == "queued"
@@ -67,14 +56,14 @@ def test_get_job_reports_queued_document(client):
 
 def test_image_of_unfinished_job_is_409(client):
     job_id = submit(client, jpeg_bytes()).json()["id"]
-    answer = client.get(f"/v1/jobs/{job_id}/image")
+    answer = client.get(f"/v1/jobs/{job_id}/image", headers=ALPHA)
     assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "not_ready"
 
 
 @pytest.mark.parametrize("path", ["/v1/jobs/0123456789abcdef0123456789abcdef", "/v1/jobs/../etc", "/v1/jobs/x/image"])
 def test_unknown_job_is_404_with_error_body(client, path):
-    answer = client.get(path)
+    answer = client.get(path, headers=ALPHA)
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
 
@@ -107,7 +96,7 @@ def test_threshold_out_of_range_is_422(client):
 
 
 def test_missing_image_field_is_422(client):
-    answer = client.post("/v1/jobs", data={"threshold": "0.5"})
+    answer = client.post("/v1/jobs", files={"other": ("x", b"y")}, data={"threshold": "0.5"}, headers=ALPHA)
     assert answer.status_code == 422
 
 

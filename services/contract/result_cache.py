@@ -1,0 +1,92 @@
+"""Result cache: reuse the result of an identical photo scored by the same model version at the same threshold.
+
+Keys (Redis strings):
+
+- ``fakeweb:cache:{scope}:{sha256}:{threshold}:{landmarks}:{model}`` -> id of the job whose stored
+  result can be copied. ``model`` is ``name:version`` of the version that actually scored the faces,
+  or ``none`` when no face was scored (the result then does not depend on a model).
+- ``fakeweb:model:scored:{spec}`` -> ``name:version`` that last scored a job routed by ``spec``
+  (``fakeweb@default``, ``fakeweb@stable``, ``fakeweb@v3``): the gateway's guess of what would
+  score a new job now. After a rollout it moves with the first job the new version scores.
+
+The gateway stamps ``cache_scope``, ``model_spec`` and ``cache_ttl_s`` on the record at submission;
+:func:`remember_result` (called once when the job ends) writes the entries, and
+:func:`find_cached_job` is the gateway's lookup.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from services.contract.jobs import JobStatus, JobStore
+from services.contract.settings import Settings
+
+CACHE_KEY = "fakeweb:cache:{scope}:{sha256}:{threshold}:{landmarks}:{model}"
+SCORED_BY_KEY = "fakeweb:model:scored:{spec}"
+NO_MODEL = "none"
+SHARED_SCOPE = "shared"
+
+
+def model_spec(settings: Settings) -> str | None:
+    """How the settings route a job to a model; None when results must not be reused (canary split)."""
+    if settings.canary_share > 0:
+        return None
+    if settings.model_version is not None:
+        return f"{settings.model_name}@v{settings.model_version}"
+    return f"{settings.model_name}@{settings.model_label or 'default'}"
+
+
+def threshold_text(threshold: float) -> str:
+    """The threshold as it appears in cache keys."""
+    return repr(round(float(threshold), 6))
+
+
+def cache_key(scope: str, sha256: str, threshold: float, landmarks: bool, model: str) -> str:
+    """The cache entry for one photo, threshold, landmark choice and scoring model."""
+    return CACHE_KEY.format(
+        scope=scope, sha256=sha256, threshold=threshold_text(threshold), landmarks=int(landmarks), model=model
+    )
+
+
+def find_cached_job(
+    client: redis.Redis, scope: str, sha256: str, threshold: float, landmarks: bool, spec: str
+) -> str | None:
+    """The id of an earlier job whose result fits, or None."""
+    scored_by = client.get(SCORED_BY_KEY.format(spec=spec))
+    keys = [cache_key(scope, sha256, threshold, landmarks, NO_MODEL)]
+    if scored_by:
+        keys.insert(0, cache_key(scope, sha256, threshold, landmarks, scored_by))
+    for job_id in client.mget(keys):
+        if job_id:
+            return job_id
+    return None
+
+
+def remember_result(jobs: JobStore, job_id: str, record: dict[str, str]) -> str | None:
+    """Write the cache entry of a job that ended with a result; return its key (None if not cacheable)."""
+    ttl = int(float(record.get("cache_ttl_s") or 0))
+    spec = record.get("model_spec")
+    sha256 = record.get("sha256")
+    if ttl <= 0 or not spec or not sha256 or record.get("cached_from"):
+        return None
+    if record.get("status") not in (JobStatus.COMPLETED.value, JobStatus.NO_FACE.value):
+        return None
+    models = {f"{s['model']['name']}:{s['model']['version']}" for s in jobs.scores(job_id).values() if s.get("model")}
+    if len(models) > 1:
+        return None  # scored by two versions (a rollout mid-job): no single version to file it under
+    model = models.pop() if models else NO_MODEL
+    key = cache_key(
+        record.get("cache_scope") or SHARED_SCOPE,
+        sha256,
+        float(record.get("threshold") or 0),
+        record.get("include_landmarks") == "1",
+        model,
+    )
+    if not jobs.update_if_exists(job_id, cache_key=key):
+        return None  # deleted meanwhile
+    pipe = jobs.redis.pipeline()
+    if model != NO_MODEL:
+        pipe.set(SCORED_BY_KEY.format(spec=spec), model)
+    pipe.set(key, job_id, ex=ttl)
+    pipe.execute()
+    return key

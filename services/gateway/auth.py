@@ -1,0 +1,89 @@
+"""API keys (``X-API-Key``), tenants and the start-up refusal of default credentials outside dev mode."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from services.contract.settings import DEV_API_KEYS, DEV_S3_SECRET, DEV_WEBHOOK_SECRET, Settings
+
+API_KEY_HEADER = "X-API-Key"
+TENANT_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MIN_PROD_KEY_LENGTH = 16
+DEV_KEYS = frozenset(entry.split(":", 1)[1] for entry in DEV_API_KEYS.split(","))
+
+
+class UnsafeConfiguration(RuntimeError):
+    """The settings must not be used to serve (malformed keys, or default credentials in prod)."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated tenant and a non-secret id of the key used (for rate limits and logs)."""
+
+    tenant: str
+    key_id: str
+
+
+def key_id(key: str) -> str:
+    """A stable, non-reversible id of an API key."""
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def parse_api_keys(text: str) -> list[tuple[str, str]]:
+    """``tenant:key,...`` as (tenant, key) pairs; errors name the entry's position, never the key."""
+    pairs: list[tuple[str, str]] = []
+    for position, entry in enumerate((e.strip() for e in text.split(",")), start=1):
+        if not entry:
+            continue
+        tenant, sep, key = entry.partition(":")
+        if not sep or not key or not TENANT_PATTERN.match(tenant):
+            raise UnsafeConfiguration(
+                f"FAKEWEB_API_KEYS entry {position} is not `tenant:key` (tenant: letters, digits, _ . -)."
+            )
+        pairs.append((tenant, key))
+    return pairs
+
+
+class Keyring:
+    """Finds the tenant of a key, comparing digests in constant time against every configured key."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._entries = [(tenant, hashlib.sha256(key.encode()).digest(), key_id(key)) for tenant, key in pairs]
+        self.secrets = tuple(key for _, key in pairs)
+
+    def identify(self, presented: str | None) -> Caller | None:
+        """The caller for a presented key, or None."""
+        if not presented:
+            return None
+        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+        found: Caller | None = None
+        for tenant, expected, ident in self._entries:  # no early exit: same work whichever key matches
+            if hmac.compare_digest(digest, expected):
+                found = Caller(tenant=tenant, key_id=ident)
+        return found
+
+
+def check_deployment(settings: Settings) -> list[tuple[str, str]]:
+    """Parse the API keys; in prod refuse default credentials, short keys and the SSRF allow-list."""
+    pairs = parse_api_keys(settings.api_keys)
+    if not pairs:
+        raise UnsafeConfiguration("FAKEWEB_API_KEYS names no key; nobody could use the API.")
+    if settings.env != "prod":
+        return pairs
+    problems = []
+    if any(key in DEV_KEYS for _, key in pairs):
+        problems.append("FAKEWEB_API_KEYS contains the documented dev key")
+    if any(len(key) < MIN_PROD_KEY_LENGTH for _, key in pairs):
+        problems.append(f"FAKEWEB_API_KEYS has a key shorter than {MIN_PROD_KEY_LENGTH} characters")
+    if settings.s3_secret_key == DEV_S3_SECRET:
+        problems.append("FAKEWEB_S3_SECRET_KEY is the dev secret")
+    if settings.webhook_secret == DEV_WEBHOOK_SECRET:
+        problems.append("FAKEWEB_WEBHOOK_SECRET is the dev secret")
+    if settings.ssrf_allowlist.strip():
+        problems.append("FAKEWEB_SSRF_ALLOWLIST is set (tests only)")
+    if problems:
+        raise UnsafeConfiguration("FAKEWEB_ENV=prod refuses to start: " + "; ".join(problems) + ".")
+    return pairs

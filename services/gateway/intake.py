@@ -1,0 +1,168 @@
+"""Read a submission body: multipart with an ``image`` file, or JSON with a ``url``; sizes bounded while reading."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from fastapi import Request
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect
+from starlette.types import Message
+
+from services.contract.settings import Settings
+from services.gateway.errors import ApiError
+from services.gateway.models import SubmitByUrl
+
+# Multipart framing around the file part and the small fields.
+MULTIPART_OVERHEAD = 64 * 1024
+MAX_JSON_BYTES = 16 * 1024
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+# The OpenAPI request body of POST /v1/jobs (FastAPI cannot infer a route taking either content type).
+SUBMIT_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["image"],
+                "properties": {
+                    "image": {"type": "string", "format": "binary", "description": "JPEG, PNG or WebP photo."},
+                    "threshold": {"type": "number", "minimum": 0, "maximum": 1, "description": "Default 0.5."},
+                    "callback_url": {"type": "string", "maxLength": 2048, "description": "Webhook target."},
+                    "include_landmarks": {"type": "boolean", "description": "Keep mesh landmarks in the result."},
+                },
+            },
+            "encoding": {"image": {"contentType": "image/jpeg, image/png, image/webp"}},
+        },
+        "application/json": {
+            "schema": {"$ref": "#/components/schemas/SubmitByUrl"},
+            "example": {"url": "https://example.com/photos/press.jpg", "threshold": 0.6},
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the caller asked for: the photo's bytes or its URL, plus options."""
+
+    image: bytes | None
+    url: str | None
+    threshold: float | None
+    callback_url: str | None
+    include_landmarks: bool
+
+
+async def read_submission(request: Request, settings: Settings) -> Submission:
+    """Parse the body by its declared type; raise ApiError (413, 415, 422) on anything else."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type == "multipart/form-data":
+        return await _read_multipart(request, settings)
+    if content_type == "application/json":
+        return _parse_json(await _read_limited(request, MAX_JSON_BYTES, "JSON bodies"))
+    raise ApiError(
+        415, "unsupported_content_type", "Send multipart/form-data with an `image` file, or JSON with a `url`."
+    )
+
+
+async def _read_limited(request: Request, limit: int, what: str) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "payload_too_large", f"{what} are limited to {limit} bytes.")
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise ApiError(413, "payload_too_large", f"{what} are limited to {limit} bytes.")
+    except ClientDisconnect as exc:
+        raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
+    return bytes(body)
+
+
+async def _read_multipart(request: Request, settings: Settings) -> Submission:
+    body = await _read_limited(request, settings.max_upload_bytes + MULTIPART_OVERHEAD, "Uploads")
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=16)
+    except Exception as exc:  # starlette raises several types for malformed multipart
+        raise ApiError(400, "malformed_body", "The multipart body cannot be parsed.") from exc
+    try:
+        image = form.get("image")
+        if not isinstance(image, UploadFile):
+            raise ApiError(422, "invalid_request", "image: a file field named `image` is required.")
+        data = await image.read(settings.max_upload_bytes + 1)
+        if len(data) > settings.max_upload_bytes:
+            raise ApiError(413, "payload_too_large", f"Uploads are limited to {settings.max_upload_bytes} bytes.")
+        return Submission(
+            image=data,
+            url=None,
+            threshold=_threshold(_text_field(form.get("threshold"), "threshold")),
+            callback_url=_text_field(form.get("callback_url"), "callback_url") or None,
+            include_landmarks=_boolean(_text_field(form.get("include_landmarks"), "include_landmarks")),
+        )
+    finally:
+        await form.close()
+
+
+def _parse_json(body: bytes) -> Submission:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "malformed_body", "The JSON body cannot be parsed.") from exc
+    try:
+        parsed = SubmitByUrl.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+        raise ApiError(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}") from exc
+    return Submission(
+        image=None,
+        url=parsed.url,
+        threshold=parsed.threshold,
+        callback_url=parsed.callback_url,
+        include_landmarks=parsed.include_landmarks,
+    )
+
+
+def _text_field(value: object, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(422, "invalid_request", f"{name}: must be a text field, not a file.")
+    if len(value) > 2048:
+        raise ApiError(422, "invalid_request", f"{name}: too long.")
+    return value
+
+
+def _threshold(value: str | None) -> float | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        threshold = float(value)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", "threshold: must be a number between 0 and 1.") from exc
+    if not 0.0 <= threshold <= 1.0:
+        raise ApiError(422, "invalid_request", "threshold: must be a number between 0 and 1.")
+    return threshold
+
+
+def _boolean(value: str | None) -> bool:
+    word = (value or "").strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ApiError(422, "invalid_request", "include_landmarks: must be true or false.")

@@ -1,0 +1,94 @@
+"""Request and answer bodies that only the HTTP API uses (shared documents live in services.contract.schemas)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.contract.schemas import ErrorBody, JobLinks
+
+JOB_ID_EXAMPLE = "3f9c2b7e4a1d4c0e9b8a7f6e5d4c3b2a"
+LINKS_EXAMPLE = {
+    "self": f"http://127.0.0.1:8000/v1/jobs/{JOB_ID_EXAMPLE}",
+    "image": f"http://127.0.0.1:8000/v1/jobs/{JOB_ID_EXAMPLE}/image",
+    "original": f"http://127.0.0.1:8000/v1/jobs/{JOB_ID_EXAMPLE}/original",
+}
+
+
+class SubmitByUrl(BaseModel):
+    """JSON body of ``POST /v1/jobs`` for a photo on the web."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://example.com/photos/press.jpg",
+                    "threshold": 0.6,
+                    "callback_url": "https://hooks.example.com/fakeweb",
+                }
+            ]
+        },
+    )
+
+    url: str = Field(max_length=2048, description="http(s) URL of a JPEG, PNG or WebP photo.")
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description="Manipulated at or above this.")
+    callback_url: str | None = Field(None, max_length=2048, description="Receives the job document when it ends.")
+    include_landmarks: bool = Field(False, description="Keep mesh landmarks in the result.")
+
+
+class SubmitAccepted(BaseModel):
+    """Answer to a submission."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": JOB_ID_EXAMPLE, "status": "queued", "links": LINKS_EXAMPLE}]}
+    )
+
+    id: str
+    status: str = Field(description="queued, or completed/no_face when a cached result was reused.")
+    links: JobLinks
+
+
+class JobSummary(BaseModel):
+    """One job in ``GET /v1/jobs``."""
+
+    id: str
+    status: str
+    stage: str | None = None
+    created_at: float
+    updated_at: float
+    threshold: float
+    progress: dict[str, int] = Field(default_factory=dict)
+    error: ErrorBody | None = None
+    cached: bool = False
+    links: JobLinks
+
+
+class JobList(BaseModel):
+    """A page of the caller's jobs, newest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "jobs": [
+                        {
+                            "id": JOB_ID_EXAMPLE,
+                            "status": "completed",
+                            "stage": None,
+                            "created_at": 1790000000.0,
+                            "updated_at": 1790000002.5,
+                            "threshold": 0.5,
+                            "progress": {"faces_total": 3, "faces_scored": 3, "faces_annotated": 3},
+                            "error": None,
+                            "cached": False,
+                            "links": LINKS_EXAMPLE,
+                        }
+                    ],
+                    "next_cursor": "MTc5MDAwMDAwMC4wOjNmOWM",
+                }
+            ]
+        }
+    )
+
+    jobs: list[JobSummary]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last page.")

@@ -1,0 +1,250 @@
+"""Create a job from a submission: idempotency, photo intake and checks, result cache, record and first stage.
+
+Idempotency: ``fakeweb:idem:{tenant}:{sha256(key)}`` holds ``"{job_id} {fingerprint}"``. It is
+claimed (SET NX, short TTL) before anything is stored and extended to ``idempotency_ttl_s`` once
+the record exists; a repeat with the same key and request returns the same job, a repeat with a
+different request is refused, and a repeat while the first is still being created answers 409.
+
+Result cache (``services.contract.result_cache``): when an earlier job of the same scope scored the
+same bytes at the same threshold with the model version that now serves, its ``result.json`` and
+``annotated.jpg`` are copied to the new job's keys and the new record is written already ended.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis
+
+from services.contract.imaging import ImageInfo, ImageRejected, decode_rgb, inspect_image
+from services.contract.jobs import JOB_KEY, JobStatus
+from services.contract.result_cache import SHARED_SCOPE, find_cached_job, model_spec
+from services.contract.storage import (
+    ObjectNotFound,
+    StorageUnavailable,
+    annotated_key,
+    original_key,
+    result_key,
+)
+from services.contract.tasks import DETECT_TASK, notify_job_ended, send_stage
+from services.gateway.auth import Caller
+from services.gateway.errors import ApiError
+from services.gateway.fetch import FetchFailed, fetch_image
+from services.gateway.intake import Submission
+from services.gateway.logs import job_id_var
+from services.gateway.netguard import UrlRefused, check_literal_host
+from services.gateway.resources import Resources
+
+log = logging.getLogger("fakeweb.gateway.submit")
+
+IDEMPOTENCY_KEY = "fakeweb:idem:{tenant}:{digest}"
+CLAIM_TTL_S = 120
+PROGRESS_COPIED = ("faces_total", "faces_judgeable", "faces_scored", "faces_annotated", "chunks_total")
+
+
+@dataclass(frozen=True)
+class Created:
+    """The job a submission resulted in."""
+
+    job_id: str
+    status: str
+    replayed: bool = False
+
+
+def unavailable(part: str) -> ApiError:
+    """503 naming the part that is down."""
+    return ApiError(503, "service_unavailable", f"{part} is not reachable; try again shortly.", {"Retry-After": "5"})
+
+
+def submit(resources: Resources, caller: Caller, submission: Submission, idempotency_key: str | None) -> Created:
+    """Run a submission to a created (or replayed) job; raise ApiError for every refusal."""
+    settings = resources.settings
+    threshold = settings.threshold if submission.threshold is None else submission.threshold
+    if submission.callback_url:
+        try:
+            check_literal_host(submission.callback_url, resources.policy)
+        except UrlRefused as exc:
+            raise ApiError(422, exc.code, f"callback_url: {exc.message}") from exc
+
+    claim_key = None
+    fingerprint = ""
+    if idempotency_key is not None:
+        claim_key = IDEMPOTENCY_KEY.format(tenant=caller.tenant, digest=_sha256(idempotency_key.encode()))
+        fingerprint = _fingerprint(submission, threshold)
+        replay = _replay(resources, claim_key, fingerprint)
+        if replay:
+            return replay
+
+    data = submission.image if submission.image is not None else _fetch(resources, submission.url or "")
+    info = _check_image(resources, data)
+    sha256 = _sha256(data)
+    job_id = secrets.token_hex(16)
+    job_id_var.set(job_id)
+
+    if claim_key is not None:
+        try:
+            claimed = resources.jobs.redis.set(claim_key, f"{job_id} {fingerprint}", nx=True, ex=CLAIM_TTL_S)
+        except redis.RedisError as exc:
+            raise unavailable("The job store") from exc
+        if not claimed:
+            replay = _replay(resources, claim_key, fingerprint)
+            if replay:
+                return replay
+            raise ApiError(
+                409, "idempotency_in_progress", "A request with this Idempotency-Key is still being created."
+            )
+    try:
+        created = _create(resources, caller, submission, job_id, data, info, sha256, threshold, claim_key)
+    except BaseException:
+        if claim_key is not None:
+            _release_claim(resources, claim_key, job_id)
+        raise
+    resources.metrics.upload_bytes.observe(len(data))
+    resources.metrics.submissions.labels(
+        "url" if submission.url else "upload", "yes" if created.status != JobStatus.QUEUED.value else "no"
+    ).inc()
+    return created
+
+
+def _create(
+    resources: Resources,
+    caller: Caller,
+    submission: Submission,
+    job_id: str,
+    data: bytes,
+    info: ImageInfo,
+    sha256: str,
+    threshold: float,
+    claim_key: str | None,
+) -> Created:
+    settings = resources.settings
+    spec = model_spec(settings) if settings.result_cache_ttl_s > 0 else None
+    scope = SHARED_SCOPE if settings.result_cache_shared else f"tenant-{caller.tenant}"
+    fields: dict[str, object] = {
+        "threshold": threshold,
+        "include_landmarks": submission.include_landmarks,
+        "sha256": sha256,
+        "bytes": len(data),
+        "width": info.width,
+        "height": info.height,
+        "media_type": info.media_type,
+        "source": "url" if submission.url else "upload",
+        "callback_url": submission.callback_url or "",
+        "model_spec": spec or "",
+        "cache_scope": scope,
+        "cache_ttl_s": settings.result_cache_ttl_s,
+        "idempotency_key": claim_key or "",
+    }
+    try:
+        resources.store.put_bytes(original_key(job_id), data, info.media_type)
+    except StorageUnavailable as exc:
+        raise unavailable("Object storage") from exc
+    try:
+        source = None
+        if spec:
+            source = find_cached_job(resources.jobs.redis, scope, sha256, threshold, submission.include_landmarks, spec)
+        status = _reuse(resources, caller, job_id, source, fields) if source else None
+        if status is None:
+            resources.jobs.create_for_tenant(job_id, caller.tenant, fields)
+            send_stage(resources.celery, DETECT_TASK, job_id)
+            status = JobStatus.QUEUED.value
+            log.info("job created", extra={"fields": {"source": fields["source"], "bytes": len(data)}})
+        if claim_key is not None:
+            resources.jobs.redis.expire(claim_key, settings.idempotency_ttl_s)
+    except (redis.RedisError, OSError) as exc:
+        raise unavailable("The job queue") from exc
+    return Created(job_id=job_id, status=status)
+
+
+def _reuse(resources: Resources, caller: Caller, job_id: str, source: str, fields: dict[str, object]) -> str | None:
+    """Copy an earlier job's result into this job and write its record as ended; None if that result is gone."""
+    source_record = resources.jobs.redis.hgetall(JOB_KEY.format(job_id=source))
+    status = source_record.get("status")
+    if status not in (JobStatus.COMPLETED.value, JobStatus.NO_FACE.value):
+        return None
+    try:
+        for key in (result_key, annotated_key):
+            resources.store.copy(key(source), key(job_id))
+    except ObjectNotFound:
+        log.info("cached result is gone; scoring again")
+        return None
+    except StorageUnavailable as exc:
+        raise unavailable("Object storage") from exc
+    now = time.time()
+    ended = {name: source_record[name] for name in PROGRESS_COPIED if source_record.get(name)}
+    ended.update({"status": status, "stage": "", "cached": "1", "cached_from": source, "ended_at": now})
+    resources.jobs.create_for_tenant(job_id, caller.tenant, {**fields, **ended})
+    notify_job_ended(resources.celery, resources.jobs, job_id)
+    log.info("job answered from the result cache")
+    return status
+
+
+def _replay(resources: Resources, claim_key: str, fingerprint: str) -> Created | None:
+    try:
+        held = resources.jobs.redis.get(claim_key)
+        if not held:
+            return None
+        job_id, _, held_fingerprint = held.partition(" ")
+        if held_fingerprint != fingerprint:
+            raise ApiError(422, "idempotency_key_reused", "This Idempotency-Key was used for a different request.")
+        record = resources.jobs.redis.hgetall(JOB_KEY.format(job_id=job_id))
+    except redis.RedisError as exc:
+        raise unavailable("The job store") from exc
+    if not record:
+        raise ApiError(
+            409,
+            "idempotency_in_progress",
+            "A request with this Idempotency-Key is still being created.",
+            {"Retry-After": "1"},
+        )
+    job_id_var.set(job_id)
+    return Created(job_id=job_id, status=record.get("status", JobStatus.QUEUED.value), replayed=True)
+
+
+def _release_claim(resources: Resources, claim_key: str, job_id: str) -> None:
+    try:
+        held = resources.jobs.redis.get(claim_key)
+        if held and held.split(" ", 1)[0] == job_id:
+            resources.jobs.redis.delete(claim_key)
+    except redis.RedisError:
+        log.warning("could not release an idempotency claim; it expires in %d s", CLAIM_TTL_S)
+
+
+def _fetch(resources: Resources, url: str) -> bytes:
+    settings = resources.settings
+    try:
+        return fetch_image(
+            url,
+            resources.policy,
+            timeout_s=settings.url_fetch_timeout_s,
+            max_bytes=settings.max_upload_bytes,
+            max_redirects=settings.url_fetch_max_redirects,
+        )
+    except UrlRefused as exc:
+        raise ApiError(422, exc.code, f"url: {exc.message}") from exc
+    except FetchFailed as exc:
+        raise ApiError(exc.status, exc.code, f"url: {exc.message}") from exc
+
+
+def _check_image(resources: Resources, data: bytes) -> ImageInfo:
+    settings = resources.settings
+    try:
+        info = inspect_image(data, settings.max_pixels, settings.max_side)
+        decode_rgb(data, settings.max_pixels, settings.max_side)  # truncated or corrupt data is refused now
+    except ImageRejected as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from exc
+    return info
+
+
+def _fingerprint(submission: Submission, threshold: float) -> str:
+    source = _sha256(submission.image) if submission.image is not None else f"url:{submission.url}"
+    parts = [source, repr(threshold), submission.callback_url or "", str(int(submission.include_landmarks))]
+    return _sha256("\n".join(parts).encode())[:32]
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
