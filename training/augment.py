@@ -1,0 +1,119 @@
+"""Training augmentations against shortcuts, and self-blended fakes (the Self-Blended Images idea).
+
+Every augmentation is applied to real and fake crops alike, so that JPEG quality, scale,
+sharpness, noise and colour carry no label: the model has to look at the face.
+A self-blended fake is a real face with a slightly altered copy of itself blended back in
+inside a mask derived from its FaceMesh landmarks (Shiohara & Yamasaki, CVPR 2022): it shows
+the model blending boundaries and colour mismatches without any fake data.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+_mesh_lock = threading.Lock()
+_mesh_model = None
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """Re-encode an RGB uint8 image as JPEG at ``quality`` and decode it again."""
+    ok, buf = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        return image
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+
+
+def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One random, label-independent variation of an RGB uint8 crop (same size out)."""
+    size = image.shape[0]
+    out = image
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    if rng.random() < 0.5:  # small shift and zoom, as a detector box jitters
+        scale = rng.uniform(0.94, 1.06)
+        tx, ty = rng.uniform(-0.03, 0.03, size=2) * size
+        matrix = cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-5, 5), scale)
+        matrix[:, 2] += (tx, ty)
+        out = cv2.warpAffine(np.ascontiguousarray(out), matrix, (size, size), borderMode=cv2.BORDER_REFLECT)
+    if rng.random() < 0.3:  # down- and up-scaling
+        small = max(32, int(size * rng.uniform(0.35, 0.9)))
+        down = cv2.resize(np.ascontiguousarray(out), (small, small), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(down, (size, size), interpolation=[cv2.INTER_LINEAR, cv2.INTER_CUBIC][rng.integers(2)])
+    if rng.random() < 0.2:
+        out = cv2.GaussianBlur(np.ascontiguousarray(out), (0, 0), rng.uniform(0.3, 1.5))
+    if rng.random() < 0.5:  # colour jitter: brightness, contrast, saturation
+        f = out.astype(np.float32)
+        gray = f.mean(axis=2, keepdims=True)
+        f = gray + (f - gray) * rng.uniform(0.75, 1.25)
+        f = (f - f.mean()) * rng.uniform(0.8, 1.2) + f.mean() + rng.uniform(-20, 20)
+        out = np.clip(f, 0, 255).astype(np.uint8)
+    if rng.random() < 0.2:
+        noise = rng.normal(0.0, rng.uniform(2.0, 8.0), size=out.shape)
+        out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    if rng.random() < 0.7:
+        out = jpeg(np.ascontiguousarray(out), int(rng.integers(30, 96)))
+    return np.ascontiguousarray(out)
+
+
+def face_landmarks(crop: np.ndarray) -> np.ndarray | None:
+    """468 FaceMesh landmarks (x, y) in crop pixels, or None when no face mesh is found."""
+    global _mesh_model
+    with _mesh_lock:
+        if _mesh_model is None:
+            import mediapipe as mp
+
+            _mesh_model = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1)
+        result = _mesh_model.process(np.ascontiguousarray(crop))
+    if not result.multi_face_landmarks:
+        return None
+    h, w = crop.shape[:2]
+    return np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32)
+
+
+def _hull_mask(size: int, points: np.ndarray) -> np.ndarray:
+    mask = np.zeros((size, size), np.uint8)
+    hull = cv2.convexHull(points.astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 255)
+    return mask
+
+
+def blend_mask(size: int, landmarks: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """A soft float mask in [0, 1]: the landmark hull (or a central ellipse), deformed and blurred."""
+    if landmarks is not None:
+        mask = _hull_mask(size, landmarks)
+    else:
+        mask = np.zeros((size, size), np.uint8)
+        c = size // 2
+        cv2.ellipse(mask, (c, c), (int(size * 0.3), int(size * 0.36)), 0, 0, 360, 255, -1)
+    kernel = int(rng.integers(3, 15)) | 1
+    if rng.random() < 0.5:
+        mask = cv2.erode(mask, np.ones((kernel, kernel), np.uint8))
+    else:
+        mask = cv2.dilate(mask, np.ones((kernel, kernel), np.uint8))
+    soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), rng.uniform(2.0, 9.0))
+    soft = soft / max(float(soft.max()), 1e-6)
+    return soft * rng.choice([0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
+
+
+def self_blend(real: np.ndarray, landmarks: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """A self-blended fake made from one real RGB uint8 crop."""
+    size = real.shape[0]
+    source = real.astype(np.float32)
+    # Source-target mismatch: colour/brightness shift and sharpen-or-blur on the source copy.
+    source = source * rng.uniform(0.9, 1.1, size=3) + rng.uniform(-12, 12, size=3)
+    if rng.random() < 0.5:
+        source = cv2.GaussianBlur(source, (0, 0), rng.uniform(0.5, 1.5))
+    else:
+        blurred = cv2.GaussianBlur(source, (0, 0), 1.0)
+        source = source + rng.uniform(0.3, 1.0) * (source - blurred)
+    # A small geometric misalignment, as a swapped face never fits exactly.
+    scale = rng.uniform(0.95, 1.05)
+    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), 0.0, scale)
+    matrix[:, 2] += rng.uniform(-0.03, 0.03, size=2) * size
+    source = cv2.warpAffine(source, matrix, (size, size), borderMode=cv2.BORDER_REFLECT)
+    mask = blend_mask(size, landmarks, rng)[..., None]
+    blended = mask * source + (1.0 - mask) * real.astype(np.float32)
+    return np.clip(blended, 0, 255).astype(np.uint8)

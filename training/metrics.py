@@ -1,0 +1,95 @@
+"""Detection metrics from scores and labels (no sklearn): AUC, rates at a threshold, ROC, calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False-positive rates, true-positive rates and thresholds, from the highest score down."""
+    labels = np.asarray(labels, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="mergesort")
+    s, y = scores[order], labels[order]
+    distinct = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1] if len(s) else np.array([], dtype=np.int64)
+    tps = np.cumsum(y)[distinct] if len(s) else np.array([])
+    fps = (distinct + 1) - tps
+    pos, neg = max(int(y.sum()), 1), max(int(len(y) - y.sum()), 1)
+    fpr = np.r_[0.0, fps / neg]
+    tpr = np.r_[0.0, tps / pos]
+    thresholds = np.r_[np.inf, s[distinct]] if len(s) else np.array([np.inf])
+    return fpr, tpr, thresholds
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    """Area under the ROC curve (ties count half), or None when only one class is present."""
+    labels = np.asarray(labels)
+    if len(np.unique(labels)) < 2:
+        return None
+    fpr, tpr, _ = roc_curve(labels, scores)
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy 1.26 has only trapz
+    return float(trapezoid(tpr, fpr))
+
+
+def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, max_fpr: float) -> float | None:
+    """Highest true-positive rate whose false-positive rate is at most ``max_fpr``."""
+    labels = np.asarray(labels)
+    if len(np.unique(labels)) < 2:
+        return None
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(tpr[fpr <= max_fpr].max())
+
+
+def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Score threshold maximising TPR - FPR (balanced accuracy), the midpoint between neighbours."""
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    best = int(np.argmax(tpr - fpr))
+    if best == 0:
+        return float(np.max(scores)) + 1e-6
+    upper = thresholds[best]
+    lower = thresholds[best + 1] if best + 1 < len(thresholds) else upper
+    return float((upper + lower) / 2.0)
+
+
+def rates_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float | None]:
+    """Accuracy, TPR (on fakes) and FPR (on reals) when ``score >= threshold`` means manipulated."""
+    labels = np.asarray(labels, dtype=np.int64)
+    predicted = np.asarray(scores) >= threshold
+    fakes, reals = labels == 1, labels == 0
+    return {
+        "accuracy": float(np.mean(predicted == fakes)) if len(labels) else None,
+        "tpr": float(predicted[fakes].mean()) if fakes.any() else None,
+        "fpr": float(predicted[reals].mean()) if reals.any() else None,
+    }
+
+
+def calibration_bins(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Per probability bin: mean predicted probability, observed fake fraction, count."""
+    labels, scores = np.asarray(labels, dtype=np.float64), np.asarray(scores, dtype=np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(scores, edges) - 1, 0, bins - 1)
+    out = []
+    for b in range(bins):
+        chosen = index == b
+        if chosen.any():
+            out.append(
+                {
+                    "mean_probability": float(scores[chosen].mean()),
+                    "fake_fraction": float(labels[chosen].mean()),
+                    "count": int(chosen.sum()),
+                }
+            )
+    return out
+
+
+def summarise(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, object]:
+    """All per-group numbers of the evaluation report."""
+    labels = np.asarray(labels, dtype=np.int64)
+    return {
+        "images_scored": len(labels),
+        "fakes": int(labels.sum()),
+        "reals": int(len(labels) - labels.sum()),
+        "auc": roc_auc(labels, scores),
+        **rates_at(labels, scores, threshold),
+        "tpr_at_5pct_fpr": tpr_at_fpr(labels, scores, 0.05),
+    }

