@@ -20,6 +20,7 @@ from services.gateway.models import SubmitByUrl
 from services.gateway.resources import Resources
 from services.gateway.routes_health import router as health_router
 from services.gateway.routes_jobs import router as jobs_router
+from services.gateway.web import mount_web
 
 log = logging.getLogger("fakeweb.gateway")
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(jobs_router)
     app.include_router(health_router)
+    mount_web(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
