@@ -21,6 +21,8 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
 )
+# IETF protocol assignments: Python's is_global calls a few of these global; none is a web server.
+SPECIAL_NETWORKS = (ipaddress.ip_network("192.0.0.0/24"),)
 NAT64_NETWORKS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 
@@ -73,6 +75,8 @@ def blocked_reason(address: IPAddress) -> str | None:
             return "link_local"
     if address in METADATA_ADDRESSES:
         return "metadata"
+    if any(address.version == net.version and address in net for net in SPECIAL_NETWORKS):
+        return "reserved"
     checks = (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
