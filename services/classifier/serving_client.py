@@ -97,7 +97,16 @@ def parse_signature(
         raise ModelIncompatible("GetModelMetadata returned no signature_def map")
     if signature_name not in signature_map.signature_def:
         raise ModelIncompatible(f"the model has no signature {signature_name!r}")
-    signature = signature_map.signature_def[signature_name]
+    return signature_from_def(
+        signature_map.signature_def[signature_name],
+        response.model_spec.name,
+        int(response.model_spec.version.value),
+        signature_name,
+    )
+
+
+def signature_from_def(signature: Any, name: str, version: int, signature_name: str) -> ModelSignature:
+    """The part of a SignatureDef FakeWeb calls: one [N, H, W, 3] image input and a score output."""
     if len(signature.inputs) != 1:
         raise ModelIncompatible(f"expected one image input, the signature has {sorted(signature.inputs)}")
     input_name, tensor = next(iter(signature.inputs.items()))
@@ -114,8 +123,8 @@ def parse_signature(
     else:
         raise ModelIncompatible(f"cannot tell the score output among {outputs}")
     return ModelSignature(
-        name=response.model_spec.name,
-        version=int(response.model_spec.version.value),
+        name=name,
+        version=version,
         signature_name=signature_name,
         input_name=input_name,
         height=dims[1],

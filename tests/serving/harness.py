@@ -90,8 +90,13 @@ class ServingHarness:
         self.write_config()
 
     def write_config(self) -> None:
+        """Write the harness's models, keeping entries others (``fakeweb model``) wrote into the file."""
         config = model_server_config_pb2.ModelServerConfig()
-        config.model_config_list.config.extend(self.models.values())
+        if self.config_file.exists():
+            text_format.Parse(self.config_file.read_text(), config)
+        others = [m for m in config.model_config_list.config if m.name not in self.models]
+        config.model_config_list.ClearField("config")
+        config.model_config_list.config.extend([*others, *self.models.values()])
         temp = self.config_file.with_suffix(".tmp")
         temp.write_text(text_format.MessageToString(config))
         temp.replace(self.config_file)

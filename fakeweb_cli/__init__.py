@@ -1,0 +1,1 @@
+"""The ``fakeweb`` command line: one module per subcommand (``model``, ``scan``, ``jobs``)."""
