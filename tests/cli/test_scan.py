@@ -126,3 +126,19 @@ def test_jobs_lists_recent_jobs_newest_first(cli, photos):
     assert created == sorted(created, reverse=True)
     assert table.returncode == 0, table.stderr
     assert scanned["job_id"] in table.stdout
+
+
+def test_a_url_the_gateway_refuses_gives_its_reason_and_a_nonzero_exit(cli, local_stack):
+    url = "http://127.0.0.1:9/private.jpg"  # loopback: refused by the gateway's URL checks
+    refusal = httpx.post(
+        f"{local_stack.gateway_url}/v1/jobs", json={"url": url}, headers={"X-API-Key": cli.env["FAKEWEB_API_KEY"]}
+    )
+    assert refusal.status_code >= 400
+
+    result = cli("scan", "--url", url, "--json")
+
+    assert result.returncode == 1
+    [entry] = json.loads(result.stdout)
+    assert entry["status"] == "rejected" and entry["job_id"] is None
+    assert entry["error"]["message"] == refusal.json()["error"]["message"]
+    assert entry["error"]["http_status"] == refusal.status_code

@@ -236,6 +236,16 @@ def test_api_errors_are_shown_in_words(browser, page_url, local_stack, tmp_path)
     assert card.get_attribute("data-status") == "rejected"
     assert card.find_element(By.CSS_SELECTOR, ".job-error").text == rejected.json()["error"]["message"]
 
+    # A web address the gateway will not fetch (loopback), submitted as JSON {"url"}.
+    url = "http://127.0.0.1:9/private.jpg"
+    refused = httpx.post(f"{local_stack.gateway_url}/v1/jobs", json={"url": url}, headers={"X-API-Key": key})
+    assert refused.status_code >= 400
+    browser.find_element(By.ID, "url-input").send_keys(url, Keys.ENTER)
+    wait_for(browser, lambda d: first_card(d).get_attribute("data-status") == "rejected", timeout=30)
+    card = first_card(browser)
+    assert card.find_element(By.CSS_SELECTOR, ".job-title").text == url
+    assert card.find_element(By.CSS_SELECTOR, ".job-error").text == refused.json()["error"]["message"]
+
     # A wrong key: the gateway's words, a hint, and the key panel opened to fix it.
     browser.execute_script("localStorage.setItem('fakeweb.apiKey', 'not-a-key')")
     browser.get(page_url)
