@@ -11,10 +11,14 @@ from __future__ import annotations
 import ast
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+LOCAL_PACKAGES = {"services", "fakeweb_cli", "training", "deploy", "tests"}
 SERVICES = ("gateway", "detector", "classifier", "annotator")
+# The code each image runs: its own package (services/<name> for the services).
+PACKAGES = {**{service: f"services/{service}" for service in SERVICES}, "modelctl": "fakeweb_cli"}
 
 
 @dataclass(frozen=True)
@@ -95,10 +99,10 @@ def imported_modules(path: Path) -> list[tuple[str, int]]:
     return found
 
 
-def reachable_files(service: str) -> list[Path]:
-    """The service package's files plus every ``services.*`` module they reach, transitively."""
-    todo = sorted((REPO / "services" / service).rglob("*.py"))
-    todo += [REPO / "services" / "__init__.py"]
+@cache
+def reachable_files(image: str) -> tuple[Path, ...]:
+    """The image's own package files plus every repository module they reach, transitively."""
+    todo = sorted((REPO / PACKAGES[image]).rglob("*.py"))
     seen: set[Path] = set()
     while todo:
         path = todo.pop()
@@ -106,32 +110,33 @@ def reachable_files(service: str) -> list[Path]:
             continue
         seen.add(path)
         for module, _line in imported_modules(path):
-            if module.split(".")[0] != "services":
+            if module.split(".")[0] not in LOCAL_PACKAGES:
                 continue
             parts = module.split(".")
             for depth in range(2, len(parts) + 1):  # the packages on the way are imported too
                 target = _module_file(".".join(parts[:depth]))
                 if target is not None and target not in seen:
                     todo.append(target)
-    return sorted(seen)
+    return tuple(sorted(seen))
 
 
-def external_imports(service: str) -> list[ExternalImport]:
-    """Third-party imports (not stdlib, not ``services``) in the files the service reaches."""
+def external_imports(image: str) -> list[ExternalImport]:
+    """Third-party imports (not stdlib, not this repository's) in the files the image's code reaches."""
     result = []
-    for path in reachable_files(service):
+    for path in reachable_files(image):
         for module, line in imported_modules(path):
             top = module.split(".")[0]
-            if not top or top == "services" or top in sys.stdlib_module_names:
+            if not top or top in LOCAL_PACKAGES or top in sys.stdlib_module_names:
                 continue
             result.append(ExternalImport(module, path, line))
     return result
 
 
-def attribute_names(service: str) -> set[str]:
-    """Every ``x.name`` attribute name used in the files the service reaches."""
+@cache
+def attribute_names(image: str) -> frozenset[str]:
+    """Every ``x.name`` attribute name used in the files the image's code reaches."""
     names: set[str] = set()
-    for path in reachable_files(service):
+    for path in reachable_files(image):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         names.update(node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute))
-    return names
+    return frozenset(names)

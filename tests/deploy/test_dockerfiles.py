@@ -7,11 +7,15 @@ import subprocess
 
 import pytest
 
-from tests.deploy.code_scan import REPO, SERVICES
+from tests.deploy.code_scan import PACKAGES, REPO, SERVICES, reachable_files
 from tests.deploy.conftest import tool
 from tests.deploy.dockerfiles import parse_dockerfile
 
-DOCKERFILES = [REPO / "services" / s / "Dockerfile" for s in SERVICES] + [REPO / "deploy/compose/models.Dockerfile"]
+IMAGE_DOCKERFILES = {
+    **{service: REPO / "services" / service / "Dockerfile" for service in SERVICES},
+    "modelctl": REPO / "deploy/compose/modelctl.Dockerfile",
+}
+DOCKERFILES = [*IMAGE_DOCKERFILES.values(), REPO / "deploy/compose/models.Dockerfile"]
 NEEDS_LIBGL = {"detector", "annotator", "classifier"}  # opencv (contrib via mediapipe, or the locked opencv-python)
 
 
@@ -69,6 +73,16 @@ def test_service_image_carries_only_the_contract_and_its_own_code(service):
     copied = {c.split()[0] for c in parse_dockerfile(REPO / "services" / service / "Dockerfile").all("COPY")}
     code = {c for c in copied if c.startswith("services/") and not c.endswith("requirements.txt")}
     assert code == {"services/__init__.py", "services/contract", f"services/{service}"}
+
+
+@pytest.mark.parametrize("image", PACKAGES)
+def test_image_copies_every_module_its_code_reaches(image):
+    copied = [c.split()[0] for c in parse_dockerfile(IMAGE_DOCKERFILES[image]).all("COPY")]
+    sources = [REPO / c for c in copied if c.startswith(("services", "fakeweb_cli"))]
+    for path in reachable_files(image):
+        assert any(path == source or source in path.parents for source in sources), (
+            f"{path.relative_to(REPO)} is imported by {image}'s code but not copied into its image"
+        )
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: str(p.relative_to(REPO)))

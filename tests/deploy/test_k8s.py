@@ -110,7 +110,7 @@ def env_sources(resources: list[dict], deployment: dict) -> dict[str, str]:
 def test_every_worker_queue_is_consumed_and_autoscaled_by_keda(rendered, overlay):
     resources = rendered[overlay]
     deployments = {d["metadata"]["name"]: d for d in find(resources, "Deployment")}
-    consumers = {celery_queue(container(d)["args"]): name for name, d in deployments.items()}
+    consumers = {celery_queue(container(d).get("args", [])): name for name, d in deployments.items()}
     missing = all_queues() - set(consumers)
     assert not missing, f"no Deployment consumes {sorted(missing)}"
     scaled = {s["spec"]["scaleTargetRef"]["name"]: s for s in find(resources, "ScaledObject")}
@@ -236,3 +236,22 @@ def test_production_images_are_pinned_to_a_registry_tag(rendered):
             assert ":" in image and not image.endswith(":latest"), image
             if "fakeweb/" in image:
                 assert image.startswith("registry.example.com/fakeweb/"), image
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_modelctl_and_serving_share_the_model_repository(rendered, overlay):
+    resources = rendered[overlay]
+    (claim,) = find(resources, "PersistentVolumeClaim", "fakeweb-models")
+    expected_mode = "ReadWriteMany" if overlay == "production" else "ReadWriteOnce"
+    assert claim["spec"]["accessModes"] == [expected_mode]
+    for name, read_only in (("tfserving", True), ("modelctl", False)):
+        (deployment,) = find(resources, "Deployment", name)
+        pod = deployment["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        mount = next(m for m in container(deployment)["volumeMounts"] if m["mountPath"] == "/models")
+        assert volumes[mount["name"]]["persistentVolumeClaim"]["claimName"] == "fakeweb-models"
+        assert mount.get("readOnly", False) is read_only
+    (modelctl,) = find(resources, "Deployment", "modelctl")
+    env = env_sources(resources, modelctl)
+    assert env["FAKEWEB_MODEL_BASE_PATH"] == "/models"
+    assert env["FAKEWEB_SERVING_ADDRESS"] == "tfserving:8500"

@@ -58,14 +58,34 @@ def test_rerun_adds_only_new_versions_and_keeps_served_ones(bundle, tmp_path):
     new = bundle / "models" / "fakeweb" / "3"
     new.mkdir()
     (new / "saved_model.pb").write_bytes(b"model 3")
-    (bundle / "tfserving" / "models.config").write_text("model_config_list { config { name: 'fakeweb' } }\n")
     done = run_init(bundle, dest)
     assert done.returncode == 0, done.stderr
     assert "added fakeweb/3" in done.stdout and "1 new version(s)" in done.stdout
     assert (dest / "fakeweb" / "1" / "saved_model.pb").read_bytes() == b"served, untouched"
     assert (dest / "fakeweb" / "3" / "saved_model.pb").read_bytes() == b"model 3"
-    assert "name: 'fakeweb'" in (dest / "models.config").read_text()
     assert not [p for p in (dest / "fakeweb").iterdir() if p.name.startswith(".")], "no temp dirs left"
+
+
+def test_models_config_belongs_to_the_model_cli_after_the_first_start(bundle, tmp_path):
+    dest = tmp_path / "models"
+    assert run_init(bundle, dest).returncode == 0
+    (dest / "models.config").write_text("labels written by fakeweb model promote\n")
+    (bundle / "tfserving" / "models.config").write_text("a newer bundled config\n")
+    (bundle / "tfserving" / "batching_parameters.txt").write_text("max_batch_size { value: 16 }\n")
+    done = run_init(bundle, dest)
+    assert done.returncode == 0, done.stderr
+    assert (dest / "models.config").read_text() == "labels written by fakeweb model promote\n"
+    assert (dest / "batching_parameters.txt").read_text() == "max_batch_size { value: 16 }\n"
+    assert not [p.name for p in dest.iterdir() if p.name.startswith(".")], "no temp files left"
+
+
+def test_a_version_that_appears_meanwhile_is_not_overwritten(bundle, tmp_path):
+    dest = tmp_path / "models"
+    (dest / "fakeweb" / "2").mkdir(parents=True)
+    (dest / "fakeweb" / "2" / "saved_model.pb").write_bytes(b"deployed by the CLI")
+    assert run_init(bundle, dest).returncode == 0
+    assert (dest / "fakeweb" / "2" / "saved_model.pb").read_bytes() == b"deployed by the CLI"
+    assert sorted(p.name for p in (dest / "fakeweb").iterdir()) == ["1", "2"]
 
 
 def test_missing_config_fails_loudly(bundle, tmp_path):

@@ -21,7 +21,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.deploy.code_scan import REPO, SERVICES, ExternalImport, external_imports
+from tests.deploy.code_scan import PACKAGES, REPO, ExternalImport, external_imports
 
 
 def requirement_lines(path: Path) -> list[str]:
@@ -90,8 +90,15 @@ def providers(module: str) -> set[str]:
     return precise or candidates
 
 
-def service_requirements(service: str) -> list[Requirement]:
-    return [Requirement(line) for line in requirement_lines(REPO / "services" / service / "requirements.txt")]
+IMAGES = tuple(PACKAGES)
+REQUIREMENTS = {
+    **{image: f"services/{image}/requirements.txt" for image in IMAGES if image != "modelctl"},
+    "modelctl": "deploy/compose/modelctl-requirements.txt",
+}
+
+
+def service_requirements(image: str) -> list[Requirement]:
+    return [Requirement(line) for line in requirement_lines(REPO / REQUIREMENTS[image])]
 
 
 @cache
@@ -106,7 +113,7 @@ def direct_pins() -> dict[str, str]:
     return pins
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", IMAGES)
 def test_requirements_are_exact_pins_of_the_lock(service):
     lock = locked_versions()
     problems = []
@@ -119,10 +126,10 @@ def test_requirements_are_exact_pins_of_the_lock(service):
         expected = lock.get(name, direct_pins().get(name))
         if expected != specs[0].version:
             problems.append(f"{req}: requirements.lock (or, not locked yet, requirements.in) has {expected}")
-    assert not problems, f"services/{service}/requirements.txt: " + "; ".join(problems)
+    assert not problems, f"{REQUIREMENTS[service]}: " + "; ".join(problems)
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", IMAGES)
 def test_requirements_cover_every_import_the_service_reaches(service):
     imports = external_imports(service)
     assert imports, f"no third-party import found for {service}: the scan is broken"
@@ -135,7 +142,7 @@ def test_requirements_cover_every_import_the_service_reaches(service):
             missing.append(f"{found.module} at {found.where()}: no installed distribution provides it")
         elif not dists & installed:
             missing.append(f"{found.module} at {found.where()}: needs one of {sorted(dists)}")
-    assert not missing, f"services/{service}/requirements.txt misses:\n" + "\n".join(sorted(set(missing)))
+    assert not missing, f"{REQUIREMENTS[service]} misses:\n" + "\n".join(sorted(set(missing)))
 
 
 FORBIDDEN = {
@@ -155,10 +162,11 @@ FORBIDDEN = {
     "detector": {"tensorflow", "tensorflow-cpu", "tensorflow-serving-api", "keras"},
     "annotator": {"tensorflow", "tensorflow-cpu", "tensorflow-serving-api", "keras"},
     "classifier": {"mediapipe", "jax", "jaxlib"},
+    "modelctl": {"mediapipe", "jax", "jaxlib"},
 }
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", IMAGES)
 def test_images_leave_out_what_the_service_does_not_need(service):
     installed, _ = closure(service_requirements(service))
     assert not installed & FORBIDDEN[service], sorted(installed & FORBIDDEN[service])

@@ -16,7 +16,7 @@ import pytest
 from pydantic.fields import FieldInfo
 
 from services.contract.settings import Settings
-from tests.deploy.code_scan import REPO, SERVICES, attribute_names
+from tests.deploy.code_scan import PACKAGES, REPO, SERVICES, attribute_names
 from tests.deploy.conftest import OVERLAYS, find
 
 ENV_LINE = re.compile(r"^(?P<comment>#\s*)?(?P<key>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
@@ -123,19 +123,23 @@ def compose_environment(service: dict) -> set[str]:
     return names
 
 
+IMAGE_DOCKERFILES = {
+    **{f"services/{service}/Dockerfile": service for service in SERVICES},
+    "deploy/compose/modelctl.Dockerfile": "modelctl",
+}
+
+
 def code_package(service: dict) -> str | None:
-    """The services/<package> a compose service runs: the one its Dockerfile is in."""
-    dockerfile = service.get("build", {}).get("dockerfile", "")
-    parts = dockerfile.split("/")
-    return parts[1] if parts[0] == "services" and len(parts) == 3 else None
+    """The image (code package) a compose service runs, from the Dockerfile it is built with."""
+    return IMAGE_DOCKERFILES.get(service.get("build", {}).get("dockerfile", ""))
 
 
-def test_every_service_package_runs_in_compose(compose):
+def test_every_image_runs_in_compose(compose):
     packages = {code_package(service) for service in compose["services"].values()}
-    assert set(SERVICES) <= packages
+    assert set(PACKAGES) <= packages
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", PACKAGES)
 def test_compose_services_get_every_setting_their_code_reads(compose, service):
     needed = {field for field in settings_read_by(service) if not unset_by_default(field)}
     runs = [name for name, spec in compose["services"].items() if code_package(spec) == service]
