@@ -225,7 +225,7 @@ def test_tfserving_runs_the_same_flags_as_compose(rendered):
     (init,) = serving["spec"]["template"]["spec"]["initContainers"]
     assert init["image"].startswith("fakeweb/models:")
     mounts = {m["mountPath"]: m.get("readOnly", False) for m in main["volumeMounts"]}
-    assert mounts == {"/models": True}
+    assert mounts["/models"] is True
 
 
 def test_production_images_are_pinned_to_a_registry_tag(rendered):
