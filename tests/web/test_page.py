@@ -142,6 +142,7 @@ def test_page_scores_a_group_photo_and_restyles_the_overlay_in_the_browser(
     assert card.get_attribute("data-status") == "completed", card.find_element(By.CSS_SELECTOR, ".job-error").text
     statuses = browser.execute_script("return window.__statuses")
     assert statuses[0] == "submitting" and statuses[-1] == "completed", statuses
+    assert card.get_attribute("data-image-source") == "upload"
 
     job_id = card.get_attribute("data-job-id")
     document = httpx.get(f"{local_stack.gateway_url}/v1/jobs/{job_id}", headers={"X-API-Key": key}, timeout=30).json()
@@ -259,3 +260,38 @@ def test_api_errors_are_shown_in_words(browser, page_url, local_stack, tmp_path)
     error = card.find_element(By.CSS_SELECTOR, ".job-error").text
     assert error.startswith(refusal.json()["error"]["message"]) and "API key" in error
     assert browser.find_element(By.ID, "key-panel").get_attribute("open") is not None
+
+
+def test_recent_jobs_reopen_a_result_drawn_over_the_stored_original(browser, page_url, local_stack, shared_data):
+    key = stack_api_key(local_stack.settings)
+    submitted = httpx.post(
+        f"{local_stack.gateway_url}/v1/jobs",
+        headers={"X-API-Key": key},
+        files={"image": ("group.jpg", group_photo(shared_data, height=400), "image/jpeg")},
+        data={"include_landmarks": "true", "threshold": "0.6"},
+        timeout=30,
+    )
+    assert submitted.status_code == 202, submitted.text
+    job_id = submitted.json()["id"]
+    browser.set_window_size(1280, 900)
+    browser.get(page_url)
+    browser.execute_script("localStorage.setItem('fakeweb.apiKey', arguments[0])", key)
+    browser.get(page_url)
+
+    browser.find_element(By.CSS_SELECTOR, "#recent-panel summary").send_keys(Keys.ENTER)
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#recent-list button"), timeout=30)
+    browser.find_element(By.CSS_SELECTOR, "#recent-list li button").send_keys(Keys.ENTER)
+
+    card = wait_for(browser, card_ended, message="the reopened job never showed a result")
+    assert card.get_attribute("data-job-id") == job_id
+    assert card.get_attribute("data-status") == "completed"
+    assert card.get_attribute("data-image-source") == "original"
+    assert overlay_state(browser)["threshold"] == "0.60"
+    rows = card.find_elements(By.CSS_SELECTOR, ".face")
+    assert len(rows) == len(GROUP_MEMBERS)
+    canvas = card.find_element(By.CSS_SELECTOR, ".overlay")
+    assert (int(canvas.get_property("width")), int(canvas.get_property("height"))) == Image.open(
+        io.BytesIO(group_photo(shared_data, height=400))
+    ).size
+    for row in rows:
+        assert browser.execute_script(THUMB_SPREAD, row.find_element(By.CSS_SELECTOR, ".thumb")) > 30

@@ -197,8 +197,9 @@
   // ---------------------------------------------------------------- one job
 
   class JobCard {
-    constructor({ title, file = null, url = null }) {
+    constructor({ title, file = null, url = null, jobId = null }) {
       this.title = title;
+      this.jobId = jobId;
       this.file = file;
       this.url = url;
       this.doc = null;
@@ -263,6 +264,13 @@
     }
 
     async run() {
+      if (this.jobId) {
+        // An earlier job reopened from the recent-jobs list: nothing to upload.
+        this.el.dataset.jobId = this.jobId;
+        this.setStage("upload", "done");
+        await this.follow();
+        return;
+      }
       let accepted;
       try {
         this.setStage("upload", "active");
@@ -376,6 +384,7 @@
         return;
       }
       if (this.closed) return;
+      this.el.dataset.imageSource = this.imageSource;
       const faces = doc.faces || [];
       $(".result", this.el).hidden = false;
       $(".threshold-control", this.el).hidden = faces.length === 0;
@@ -599,11 +608,12 @@
 
   // ---------------------------------------------------------------- page wiring
 
-  function startJob(options) {
-    const card = new JobCard(options);
-    $("#jobs").prepend(card.el);
-    card.run();
-    return card;
+  // New cards go on top, in the order they were chosen.
+  function startJobs(optionsList) {
+    const cards = optionsList.map((options) => new JobCard(options));
+    $("#jobs").prepend(...cards.map((card) => card.el));
+    for (const card of cards) card.run();
+    return cards;
   }
 
   function submitFiles(files) {
@@ -615,7 +625,7 @@
       return;
     }
     error.hidden = true;
-    for (const file of images) startJob({ title: file.name || "pasted image", file });
+    startJobs(images.map((file) => ({ title: file.name || "pasted image", file })));
   }
 
   function submitUrlString(text) {
@@ -632,7 +642,50 @@
       return;
     }
     error.hidden = true;
-    startJob({ title: url.href, url: url.href });
+    startJobs([{ title: url.href, url: url.href }]);
+  }
+
+  // ---------------------------------------------------------------- recent jobs
+
+  async function showRecentJobs() {
+    const list = $("#recent-list");
+    const error = $("#recent-error");
+    list.replaceChildren();
+    error.hidden = true;
+    let jobs;
+    try {
+      jobs = (await (await api("/v1/jobs?limit=15")).json()).jobs || [];
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+      return;
+    }
+    if (jobs.length === 0) {
+      const empty = document.createElement("li");
+      empty.className = "hint";
+      empty.textContent = "No jobs yet.";
+      list.append(empty);
+    }
+    for (const job of jobs) {
+      const li = document.createElement("li");
+      const when = new Date(job.created_at * 1000).toLocaleString();
+      const faces = job.progress && job.progress.faces_total != null ? `${job.progress.faces_total} face(s)` : "";
+      const text = document.createElement("span");
+      text.className = "recent-text";
+      text.textContent = [when, STATUS_TEXT[job.status] || job.status, faces].filter(Boolean).join(" · ");
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "btn small ghost";
+      open.textContent = "Open";
+      open.setAttribute("aria-label", `Open the job from ${when}`);
+      open.addEventListener("click", () => {
+        const shown = $(`.job[data-job-id="${job.id}"]`);
+        if (shown) shown.scrollIntoView({ behavior: "smooth" });
+        else startJobs([{ title: `Job ${job.id.slice(0, 8)} · ${when}`, jobId: job.id }]);
+      });
+      li.append(text, open);
+      list.append(li);
+    }
   }
 
   function init() {
@@ -651,6 +704,10 @@
       localStorage.removeItem(KEY_STORAGE);
       $("#api-key").value = "";
       showKeyState();
+    });
+
+    $("#recent-panel").addEventListener("toggle", (event) => {
+      if (event.target.open) showRecentJobs();
     });
 
     const input = $("#file-input");
