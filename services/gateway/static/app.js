@@ -669,7 +669,8 @@
     for (const job of jobs) {
       const li = document.createElement("li");
       const when = new Date(job.created_at * 1000).toLocaleString();
-      const faces = job.progress && job.progress.faces_total != null ? `${job.progress.faces_total} face(s)` : "";
+      const total = job.progress ? job.progress.faces_total : null;
+      const faces = total ? `${total} face${total === 1 ? "" : "s"}` : "";
       const text = document.createElement("span");
       text.className = "recent-text";
       text.textContent = [when, STATUS_TEXT[job.status] || job.status, faces].filter(Boolean).join(" · ");
