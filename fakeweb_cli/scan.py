@@ -67,7 +67,11 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--url", dest="urls", action="append", default=[], metavar="URL", help="a photo on the web (repeatable)"
     )
     parser.add_argument(
-        "--threshold", type=probability, default=None, help="probability at or above which a face is manipulated"
+        "--threshold",
+        type=probability,
+        default=None,
+        metavar="T",
+        help="0..1: a face at or above it is manipulated (default: the server's)",
     )
     parser.add_argument(
         "-o",
@@ -79,7 +83,9 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print the job documents as JSON instead of a table")
     parser.add_argument("--no-wait", action="store_true", help="submit, print the job ids and exit")
-    parser.add_argument("--timeout", type=float, default=600.0, help="give up waiting after this many seconds")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, metavar="SECONDS", help="give up waiting after this long (default 600)"
+    )
     add_connection_arguments(parser)
     parser.set_defaults(handler=run)
     return parser
