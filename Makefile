@@ -25,7 +25,7 @@ system-deps:
 	@deploy/local/install-system-deps.sh
 
 run: venv system-deps
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f deploy/local/Procfile -d . --no-colour start
+	$(BIN)/python deploy/local/stack.py run
 
 up: venv system-deps
 	$(BIN)/python deploy/local/stack.py up

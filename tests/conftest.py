@@ -1,4 +1,4 @@
-"""Shared fixtures: real Redis and SeaweedFS, and the whole local stack under honcho."""
+"""Shared fixtures: real Redis and SeaweedFS, and the whole local stack under supervisord."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Start one process of the local stack with arguments derived from the FAKEWEB_* settings.
 
-honcho runs one of these per Procfile line; each replaces itself (exec) with the real
-server, so honcho supervises redis-server, weed, celery and uvicorn directly.
+supervisord runs one of these per program (deploy/local/supervisord.conf); each replaces
+itself (exec) with the real server, so supervisord watches redis-server, weed, celery and
+uvicorn directly.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ sys.path.insert(0, str(ROOT))
 
 from services.contract.settings import Settings  # noqa: E402
 
-WORKER_QUEUES = {"detector": "detect", "classifier": "classify", "annotator": "annotate"}
+# Celery worker processes: program name -> (app module, queue).
+WORKERS = {
+    "detector": ("services.detector.worker", "detect"),
+    "classifier": ("services.classifier.worker", "classify"),
+    "annotator": ("services.annotator.worker", "annotate"),
+    "webhook": ("services.gateway.webhook_worker", "webhook"),
+}
 
 
 def command(name: str, settings: Settings) -> tuple[list[str], dict[str, str]]:
@@ -56,18 +63,16 @@ def command(name: str, settings: Settings) -> tuple[list[str], dict[str, str]]:
         return argv, env
     if name == "serving":
         return [sys.executable, "-m", "services.serving"], env
-    if name in WORKER_QUEUES:
-        queue = WORKER_QUEUES[name]
-        argv = [str(venv_bin / "celery"), "-A", f"services.{name}.worker", "worker", "-Q", queue, "-P", "solo"]
+    if name in WORKERS:
+        module, queue = WORKERS[name]
+        argv = [str(venv_bin / "celery"), "-A", module, "worker", "-Q", queue, "-P", "solo"]
         argv += ["-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"]
         return argv, env
     if name == "gateway":
         argv = [str(venv_bin / "uvicorn"), "services.gateway.app:app"]
         argv += ["--host", settings.gateway_host, "--port", str(settings.gateway_port), "--no-access-log"]
         return argv, env
-    raise SystemExit(
-        f"unknown process {name!r}; expected one of redis, s3, serving, gateway, {', '.join(WORKER_QUEUES)}"
-    )
+    raise SystemExit(f"unknown process {name!r}; expected one of redis, s3, serving, gateway, {', '.join(WORKERS)}")
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
-"""Run the local stack (deploy/local/Procfile) under honcho in the background, and stop it.
+"""Run the local stack (deploy/local/supervisord.conf) under supervisord, and stop it.
 
-Used by ``make up`` / ``make down`` and by the end-to-end test fixtures, so the tests
-start exactly what a user starts.
+Used by ``make run`` / ``make up`` / ``make down`` and by the end-to-end test fixtures, so
+the tests start exactly what a user starts.
 
-    python deploy/local/stack.py up      # start, return once /readyz answers 200
+    python deploy/local/stack.py run     # in the foreground; Ctrl-C stops everything
+    python deploy/local/stack.py up      # in the background; returns once /readyz answers 200
     python deploy/local/stack.py down    # stop every process the stack started
 """
 
@@ -23,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCFILE = ROOT / "deploy" / "local" / "Procfile"
+SUPERVISORD_CONF = ROOT / "deploy" / "local" / "supervisord.conf"
 
 
 @dataclass
 class LocalStack:
-    """A honcho process group running Redis, SeaweedFS, serving, three workers and the gateway."""
+    """A supervisord process group running Redis, SeaweedFS, serving, the workers and the gateway."""
 
     env: dict[str, str]
     data_dir: Path
@@ -45,24 +46,41 @@ class LocalStack:
             f"http://{self.env.get('FAKEWEB_GATEWAY_HOST', '127.0.0.1')}:{self.env.get('FAKEWEB_GATEWAY_PORT', '8000')}"
         )
 
-    def start(self, timeout_s: float = 180.0) -> None:
-        """Start honcho in its own session and wait until /readyz answers 200."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env}
+    def process_env(self) -> dict[str, str]:
+        """Environment for supervisord and its programs."""
+        env = {**os.environ, **self.env, "FAKEWEB_STACK_DIR": str(self.data_dir)}
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env.setdefault("PYTHONUNBUFFERED", "1")
-        log = self.log_path.open("ab")
-        honcho = Path(sys.executable).parent / "honcho"
-        self.process = subprocess.Popen(
-            [str(honcho), "-f", str(PROCFILE), "-d", str(ROOT), "--no-colour", "start"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        return env
+
+    def supervisord_argv(self) -> list[str]:
+        """The supervisord command line."""
+        return [str(Path(sys.executable).parent / "supervisord"), "-n", "-c", str(SUPERVISORD_CONF)]
+
+    def start(self, timeout_s: float = 180.0) -> None:
+        """Start supervisord in its own session and wait until /readyz answers 200."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.supervisord_argv(),
+                cwd=ROOT,
+                env=self.process_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         (self.data_dir / "stack.pid").write_text(str(self.process.pid))
         self.wait_ready(timeout_s)
+
+    def ctl(self, *args: str) -> str:
+        """Run ``supervisorctl`` against this stack (e.g. ``ctl("stop", "redis")``); return its output."""
+        argv = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(SUPERVISORD_CONF), *args]
+        done = subprocess.run(argv, env=self.process_env(), capture_output=True, text=True, timeout=90, check=False)
+        return done.stdout + done.stderr
+
+    def pid_of(self, program: str) -> int:
+        """The pid of a running program (0 when it is not running)."""
+        return int(self.ctl("pid", program).strip() or 0)
 
     def wait_ready(self, timeout_s: float) -> dict[str, object]:
         """Poll /readyz until 200; raise with the last answer and the log tail on timeout."""
@@ -81,12 +99,12 @@ class LocalStack:
             time.sleep(0.5)
         raise TimeoutError(f"the stack was not ready within {timeout_s:.0f} s (last: {last}):\n{self.log_tail()}")
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM the process group (honcho forwards it), then SIGKILL what is left."""
+    def stop(self, timeout_s: float = 90.0) -> None:
+        """SIGTERM supervisord (it stops every program in order), then SIGKILL what is left."""
         pid = self.process.pid if self.process else _read_pid(self.data_dir)
         if pid is None:
             return
-        stop_process_group(pid, timeout_s)
+        stop_process_group(pid, timeout_s, leader_only=True)
         (self.data_dir / "stack.pid").unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 60) -> str:
@@ -96,19 +114,23 @@ class LocalStack:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def stop_process_group(pid: int, timeout_s: float) -> None:
-    """Terminate a process group led by ``pid``, killing it after ``timeout_s``."""
+def stop_process_group(pid: int, timeout_s: float, leader_only: bool = False) -> None:
+    """SIGTERM the group led by ``pid`` (or only its leader, which then stops the rest itself),
+    and SIGKILL whatever of the group is left after ``timeout_s``."""
     try:
-        os.killpg(pid, signal.SIGTERM)
+        if leader_only:
+            os.kill(pid, signal.SIGTERM)
+        else:
+            os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        _reap(pid)
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
             return
-        _reap(pid)
         time.sleep(0.2)
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -170,7 +192,13 @@ def main() -> None:
     stack = LocalStack(env={}, data_dir=data_dir)
     stack.env = {"FAKEWEB_GATEWAY_HOST": settings.gateway_host, "FAKEWEB_GATEWAY_PORT": str(settings.gateway_port)}
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command == "up":
+    if command == "run":
+        data_dir.mkdir(parents=True, exist_ok=True)
+        print(f"FakeWeb starting on {stack.gateway_url} (Ctrl-C stops everything) ...", flush=True)
+        os.chdir(ROOT)
+        argv = stack.supervisord_argv()
+        os.execve(argv[0], argv, stack.process_env())  # noqa: S606 - fixed argv, no shell
+    elif command == "up":
         if _read_pid(data_dir) is not None:
             raise SystemExit(f"the stack seems to be running already ({data_dir / 'stack.pid'}); run `make down` first")
         stack.start()
@@ -179,7 +207,7 @@ def main() -> None:
         stack.stop()
         print("FakeWeb stopped.")
     else:
-        raise SystemExit("usage: stack.py up|down")
+        raise SystemExit("usage: stack.py run|up|down")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from services.contract.storage import (
     original_key,
     result_key,
 )
-from services.contract.tasks import ANNOTATE_TASK, JobFailed, StageTask, make_celery
+from services.contract.tasks import ANNOTATE_TASK, JobFailed, StageTask, make_celery, notify_job_ended
 
 log = logging.getLogger(__name__)
 
@@ -90,4 +90,5 @@ def annotate(self: Task, job_id: str) -> None:
     faces = len(annotation.result.faces)
     jobs.finish_stage(job_id, Stage.ANNOTATE, faces_annotated=faces)
     jobs.complete(job_id, JobStatus.NO_FACE if faces == 0 else JobStatus.COMPLETED)
+    notify_job_ended(app, jobs, job_id)
     log.info("job %s: annotated %d faces", job_id, faces)
