@@ -211,3 +211,16 @@ def test_settings_come_from_env_example_then_env(compose):
             {"path": ".env.example", "required": True},
             {"path": ".env", "required": False},
         ]
+
+
+def test_interpolation_defaults_match_env_example():
+    """${FAKEWEB_X:-default} in the compose file (MinIO's root user, Flower's broker, ...) must
+    default to what the app services get from .env.example, or they disagree without a .env."""
+    from tests.deploy.test_settings_env import parse_env_file
+
+    text = (REPO / "docker-compose.yml").read_text()
+    defaults = re.findall(r"\$\{(FAKEWEB_\w+):-([^}]*)\}", text)
+    assert len(defaults) >= 4
+    example, _ = parse_env_file(REPO / ".env.example")
+    for name, default in defaults:
+        assert example[name] == default, f"${{{name}:-{default}}} but .env.example has {example[name]!r}"
