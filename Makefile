@@ -39,6 +39,7 @@ lint: venv
 	$(BIN)/lint-imports
 
 test: venv system-deps lint
+	tests/web/install-browser.sh
 	$(BIN)/python -m pytest
 
 clean: down
