@@ -58,6 +58,8 @@ def check_model_configuration(**_: object) -> None:
     except Exception as exc:  # noqa: BLE001 - serving down at start-up is not fatal: tasks retry
         log.warning("classifier: could not check the model routes at start-up: %s", exc)
         return
+    finally:
+        get_classifier().client.close()  # reopened lazily in whichever process runs tasks
     for signature in found:
         log.info("classifier: model %s version %d ready", signature.name, signature.version)
 
