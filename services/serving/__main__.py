@@ -52,10 +52,10 @@ class ConfigPoller:
 def main(argv: list[str] | None = None) -> int:
     """Serve until SIGTERM/SIGINT."""
     settings = get_settings()
-    default_port = int(settings.serving_address.rsplit(":", 1)[1])
+    default_host, default_port = settings.serving_address.rsplit(":", 1)
     parser = argparse.ArgumentParser(prog="python -m services.serving", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--host", default=default_host, help="address to bind (host of FAKEWEB_SERVING_ADDRESS)")
+    parser.add_argument("--port", type=int, default=int(default_port), help="port (from FAKEWEB_SERVING_ADDRESS)")
     parser.add_argument("--model-config-file", type=Path, default=settings.resolved_model_config_file)
     parser.add_argument("--model-base-path", type=Path, default=settings.model_base_path)
     parser.add_argument("--poll-seconds", type=float, default=settings.model_config_poll_s)
