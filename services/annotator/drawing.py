@@ -18,6 +18,8 @@ GREY = (170, 170, 170)
 GENUINE_BOX = (60, 220, 90)
 
 _SHIFT = 4  # sub-pixel bits for cv2 drawing
+# Below this face side the tesselation's ~2,500 edges merge into a blot; only contours are drawn.
+MIN_TESSELATION_SIDE = 64
 _SCALE = 1 << _SHIFT
 
 
@@ -54,7 +56,10 @@ def _segments(points: np.ndarray, edges: np.ndarray, origin: tuple[int, int]) ->
 
 
 def draw_mesh(image: np.ndarray, landmarks: np.ndarray, p: float, face_side: float) -> None:
-    """Blend the face mesh (tesselation and contours) into ``image`` in place, coloured by ``p``."""
+    """Blend the face mesh (tesselation and contours) into ``image`` in place, coloured by ``p``.
+
+    Returns nothing; pixels outside the landmarks' bounding box (plus line width) are untouched.
+    """
     tesselation, contours = mesh_edges()
     if landmarks.shape[0] <= int(max(tesselation.max(), contours.max())):
         return
@@ -68,10 +73,17 @@ def draw_mesh(image: np.ndarray, landmarks: np.ndarray, p: float, face_side: flo
     y1 = min(height, int(np.ceil(landmarks[:, 1].max())) + pad + 1)
     if x1 <= x0 or y1 <= y0:
         return
-    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-    cv2.polylines(mask, _segments(landmarks, tesselation, (x0, y0)), False, 255, thin, cv2.LINE_AA, _SHIFT)
-    cv2.polylines(mask, _segments(landmarks, contours, (x0, y0)), False, 255, thick, cv2.LINE_AA, _SHIFT)
-    alpha = (mask.astype(np.float32) / 255.0 * probability_opacity(p))[..., None]
+    origin = (x0, y0)
+    contour_mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    cv2.polylines(contour_mask, _segments(landmarks, contours, origin), False, 255, thick, cv2.LINE_AA, _SHIFT)
+    coverage = contour_mask.astype(np.float32) / 255.0
+    if face_side >= MIN_TESSELATION_SIDE:
+        # The dense tesselation is kept lighter than the contours so the face stays visible under it.
+        mesh_mask = np.zeros_like(contour_mask)
+        cv2.polylines(mesh_mask, _segments(landmarks, tesselation, origin), False, 255, thin, cv2.LINE_AA, _SHIFT)
+        weight = min(0.8, max(0.4, face_side / 500))
+        coverage = np.maximum(coverage, mesh_mask.astype(np.float32) / 255.0 * weight)
+    alpha = (coverage * probability_opacity(p))[..., None]
     roi = image[y0:y1, x0:x1].astype(np.float32)
     colour = np.array(probability_colour(p), dtype=np.float32)
     image[y0:y1, x0:x1] = np.clip(roi * (1.0 - alpha) + colour * alpha, 0, 255).astype(np.uint8)

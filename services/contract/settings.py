@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     )
     jpeg_quality: int = Field(90, ge=30, le=100, description="JPEG quality of the annotated image.")
     blur_threshold: float = Field(
-        15.0, ge=0, description="Faces whose Laplacian variance (64 px face) is below this are `too_blurry`."
+        8.0, ge=0, description="Faces whose Laplacian variance (64 px face) is below this are `too_blurry`."
     )
     cut_off_visible: float = Field(
         0.6, gt=0, le=1, description="Faces with less of their box inside the photo are `cut_off`."

@@ -1,0 +1,151 @@
+"""MediaPipe BlazeFace detection over a tile pyramid, so faces from ~24 px to the whole frame are found.
+
+The full-range model sees its input at 192x192 and finds faces down to ~7% of that side
+(measured: 19/20 faces at 8%, 16/20 at 4%). A 24 MP photo squeezed into 192 px would lose
+every face under ~400 px, so the photo is also cut into overlapping tiles at several scales:
+level k tiles are ``tile_px * 3**k`` pixels, scaled down to 192 px, and each level finds
+faces from ~12% to ~35% of its tile (the default tile is ``min_face_px / 0.12``; on collages
+that found 88% of 24 px faces against 69% with a 0.09 share, at 1.7x the time). A face
+touching an inner tile edge is left to the neighbouring tile that holds it whole. The
+short-range model on the padded photo adds close-ups (a face filling the frame), which the
+full-range model misses.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+MODEL_INPUT = 192
+# Smallest face, as a share of the tile side, that the full-range model finds reliably.
+SMALLEST_SHARE = 0.12
+# Tiles overlap by this share of their side, so every face up to it lies whole in one tile.
+TILE_OVERLAP = 0.35
+LEVEL_FACTOR = 3
+# Close-ups: short-range model on the photo padded by half its longest side (80/80 DFDC crops vs 14/80).
+CLOSE_UP_PAD = 0.5
+MIN_CONFIDENCE = 0.5
+
+_lock = threading.Lock()
+_models: dict[int, object] = {}
+
+
+@dataclass
+class RawFace:
+    """A detection before clipping: box may extend past the image."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: list[tuple[float, float]] = field(default_factory=list)
+    close_up: bool = False
+    tile: bool = False
+
+
+def _model(model_selection: int):  # noqa: ANN202 - mediapipe has no type hints
+    with _lock:
+        if model_selection not in _models:
+            import mediapipe as mp
+
+            _models[model_selection] = mp.solutions.face_detection.FaceDetection(
+                model_selection=model_selection, min_detection_confidence=MIN_CONFIDENCE
+            )
+        return _models[model_selection]
+
+
+def run_model(image_rgb: np.ndarray, model_selection: int) -> list[RawFace]:
+    """One BlazeFace pass; boxes in the pixels of ``image_rgb``, unclipped."""
+    height, width = image_rgb.shape[:2]
+    detector = _model(model_selection)
+    with _lock:
+        output = detector.process(np.ascontiguousarray(image_rgb))
+    faces = []
+    for det in output.detections or []:
+        rel = det.location_data.relative_bounding_box
+        box = (rel.xmin * width, rel.ymin * height, rel.width * width, rel.height * height)
+        if box[2] < 1 or box[3] < 1:
+            continue
+        keypoints = [(kp.x * width, kp.y * height) for kp in det.location_data.relative_keypoints]
+        faces.append(RawFace(box=box, score=float(det.score[0]), keypoints=keypoints))
+    return faces
+
+
+def _starts(length: int, tile: int, stride: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, stride))
+    starts.append(length - tile)
+    return starts
+
+
+def _scaled(face: RawFace, scale: float, dx: float, dy: float) -> RawFace:
+    return RawFace(
+        box=(face.box[0] / scale + dx, face.box[1] / scale + dy, face.box[2] / scale, face.box[3] / scale),
+        score=face.score,
+        keypoints=[(x / scale + dx, y / scale + dy) for x, y in face.keypoints],
+    )
+
+
+def tile_level(image_rgb: np.ndarray, tile_px: int) -> list[RawFace]:
+    """Full-range BlazeFace on overlapping ``tile_px`` tiles; boxes in image pixels."""
+    height, width = image_rgb.shape[:2]
+    scale = min(1.0, MODEL_INPUT / tile_px)
+    small = image_rgb
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
+    tile = min(round(tile_px * scale), max(small.shape[:2]))
+    stride = max(1, round(tile * (1.0 - TILE_OVERLAP)))
+    margin = 1.0
+    faces = []
+    for top in _starts(small.shape[0], tile, stride):
+        for left in _starts(small.shape[1], tile, stride):
+            patch = small[top : top + tile, left : left + tile]
+            ph, pw = patch.shape[:2]
+            for face in run_model(patch, model_selection=1):
+                x, y, w, h = face.box
+                # Inner tile edges cut faces; the overlapping neighbour holds them whole.
+                if (left > 0 and x < margin) or (top > 0 and y < margin):
+                    continue
+                if (left + pw < small.shape[1] and x + w > pw - margin) or (
+                    top + ph < small.shape[0] and y + h > ph - margin
+                ):
+                    continue
+                found = _scaled(face, scale, left / scale, top / scale)
+                found.tile = True
+                faces.append(found)
+    return faces
+
+
+def pyramid_tiles(width: int, height: int, tile_px: int) -> list[int]:
+    """Tile sides of every level below the whole photo (empty for a photo that fits one tile)."""
+    sides = []
+    side = tile_px
+    while side < max(width, height):
+        sides.append(side)
+        side *= LEVEL_FACTOR
+    return sides
+
+
+def close_ups(image_rgb: np.ndarray) -> list[RawFace]:
+    """Short-range model on the photo padded with black: faces that fill the frame."""
+    height, width = image_rgb.shape[:2]
+    pad = int(CLOSE_UP_PAD * max(height, width))
+    padded = np.pad(image_rgb, ((pad, pad), (pad, pad), (0, 0)))
+    faces = [_scaled(f, 1.0, -pad, -pad) for f in run_model(padded, model_selection=0)]
+    for face in faces:
+        face.close_up = True
+    return faces
+
+
+def detect(image_rgb: np.ndarray, min_face_px: int, tile_px: int = 0) -> list[RawFace]:
+    """Every candidate face (duplicates included): whole photo, tile pyramid and close-ups."""
+    height, width = image_rgb.shape[:2]
+    tile_px = tile_px or max(MODEL_INPUT, round(min_face_px / SMALLEST_SHARE))
+    faces = run_model(image_rgb, model_selection=1)
+    for side in pyramid_tiles(width, height, tile_px):
+        faces += tile_level(image_rgb, side)
+    faces += close_ups(image_rgb)
+    return faces
