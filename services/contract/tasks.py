@@ -83,7 +83,13 @@ def make_celery(name: str, settings: Settings | None = None) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout_s,
+            # Look for messages a dead worker held every 10 s. Kombu's default only scans on every
+            # 10th tick (~100 s), which delayed redelivery far past the visibility timeout.
+            "unacked_restore_interval": 10,
+            "unacked_restore_throttle": 1,
+        },
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
