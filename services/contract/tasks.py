@@ -18,6 +18,7 @@ from services.contract.jobs import FINAL_STATUSES, JOB_KEY, JobStore, Stage
 from services.contract.result_cache import remember_result
 from services.contract.settings import Settings, get_settings
 from services.contract.storage import StorageUnavailable
+from services.contract.testhooks import sleep_if_asked
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,10 @@ class StageTask(Task):
         if StageTask._jobs is None:
             StageTask._jobs = JobStore.from_url(self.settings.redis_url)
         return StageTask._jobs
+
+    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+        """TESTS ONLY (``services.contract.testhooks``): hold the task for a delay a fault test asked for."""
+        sleep_if_asked(self.jobs.redis, QUEUES.get(self.name, self.name))
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Record why the job failed: explained, transient past its budget, or internal."""
