@@ -68,11 +68,15 @@ def command(name: str, settings: Settings) -> tuple[list[str], dict[str, str]]:
         argv = [str(venv_bin / "celery"), "-A", module, "worker", "-Q", queue, "-P", "solo"]
         argv += ["-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"]
         return argv, env
+    if name == "sweeper":
+        return [sys.executable, "-m", "services.contract.sweeper"], env
     if name == "gateway":
         argv = [str(venv_bin / "uvicorn"), "services.gateway.app:app"]
         argv += ["--host", settings.gateway_host, "--port", str(settings.gateway_port), "--no-access-log"]
         return argv, env
-    raise SystemExit(f"unknown process {name!r}; expected one of redis, s3, serving, gateway, {', '.join(WORKERS)}")
+    raise SystemExit(
+        f"unknown process {name!r}; expected one of redis, s3, serving, gateway, sweeper, {', '.join(WORKERS)}"
+    )
 
 
 def main() -> None:

@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     task_max_retries: int = Field(5, ge=0, description="Retries of a stage on transient faults before the job fails.")
     task_retry_backoff_max_s: int = Field(30, gt=0, description="Cap of the exponential retry backoff.")
     visibility_timeout_s: int = Field(900, gt=0, description="Redis redelivers a task not acknowledged within this.")
+    stuck_job_timeout_s: int = Field(
+        1800,
+        gt=0,
+        description="The sweeper fails a job (reason `timeout`) whose stage has not moved for this long; "
+        "keep it above the visibility timeout.",
+    )
 
     gateway_host: str = Field("127.0.0.1", description="Address the gateway binds to.")
     gateway_port: int = Field(8000, gt=0, description="Port the gateway listens on.")
