@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 from celery import Task
 
 from services.contract.imaging import ImageRejected, decode_rgb, encode_png
@@ -39,7 +40,7 @@ def object_store(settings: Settings) -> ObjectStore:
     return _store
 
 
-def load_original(store: ObjectStore, job_id: str, settings: Settings):  # noqa: ANN201 - numpy array
+def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.ndarray:
     """Read and decode the uploaded photo; bad or missing input fails the job."""
     try:
         data = store.get_bytes(original_key(job_id))
