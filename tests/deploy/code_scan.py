@@ -17,8 +17,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_PACKAGES = {"services", "fakeweb_cli", "training", "deploy", "tests"}
 SERVICES = ("gateway", "detector", "classifier", "annotator")
-# The code each image runs: its own package (services/<name> for the services).
-PACKAGES = {**{service: f"services/{service}" for service in SERVICES}, "modelctl": "fakeweb_cli"}
+# The programs the deployment runs: the code each one starts from, and the image it runs in.
+PACKAGES = {
+    **{service: f"services/{service}" for service in SERVICES},
+    "sweeper": "services/contract/sweeper.py",
+    "modelctl": "fakeweb_cli",
+}
+IMAGE_OF = {**{service: service for service in SERVICES}, "sweeper": "gateway", "modelctl": "modelctl"}
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,8 @@ def imported_modules(path: Path) -> list[tuple[str, int]]:
 @cache
 def reachable_files(image: str) -> tuple[Path, ...]:
     """The image's own package files plus every repository module they reach, transitively."""
-    todo = sorted((REPO / PACKAGES[image]).rglob("*.py"))
+    root = REPO / PACKAGES[image]
+    todo = [root] if root.is_file() else sorted(root.rglob("*.py"))
     seen: set[Path] = set()
     while todo:
         path = todo.pop()

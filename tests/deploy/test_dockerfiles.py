@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.deploy.code_scan import PACKAGES, REPO, SERVICES, reachable_files
+from tests.deploy.code_scan import IMAGE_OF, PACKAGES, REPO, SERVICES, reachable_files
 from tests.deploy.conftest import tool
 from tests.deploy.dockerfiles import parse_dockerfile
 
@@ -77,7 +77,7 @@ def test_service_image_carries_only_the_contract_and_its_own_code(service):
 
 @pytest.mark.parametrize("image", PACKAGES)
 def test_image_copies_every_module_its_code_reaches(image):
-    copied = [c.split()[0] for c in parse_dockerfile(IMAGE_DOCKERFILES[image]).all("COPY")]
+    copied = [c.split()[0] for c in parse_dockerfile(IMAGE_DOCKERFILES[IMAGE_OF[image]]).all("COPY")]
     sources = [REPO / c for c in copied if c.startswith(("services", "fakeweb_cli"))]
     for path in reachable_files(image):
         assert any(path == source or source in path.parents for source in sources), (

@@ -21,7 +21,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.deploy.code_scan import PACKAGES, REPO, ExternalImport, external_imports
+from tests.deploy.code_scan import IMAGE_OF, PACKAGES, REPO, ExternalImport, external_imports
 
 
 def requirement_lines(path: Path) -> list[str]:
@@ -90,15 +90,17 @@ def providers(module: str) -> set[str]:
     return precise or candidates
 
 
-IMAGES = tuple(PACKAGES)
+IMAGES = tuple(PACKAGES)  # each program, checked against the requirements of the image it runs in
 REQUIREMENTS = {
-    **{image: f"services/{image}/requirements.txt" for image in IMAGES if image != "modelctl"},
-    "modelctl": "deploy/compose/modelctl-requirements.txt",
+    program: "deploy/compose/modelctl-requirements.txt"
+    if IMAGE_OF[program] == "modelctl"
+    else f"services/{IMAGE_OF[program]}/requirements.txt"
+    for program in PACKAGES
 }
 
 
-def service_requirements(image: str) -> list[Requirement]:
-    return [Requirement(line) for line in requirement_lines(REPO / REQUIREMENTS[image])]
+def service_requirements(program: str) -> list[Requirement]:
+    return [Requirement(line) for line in requirement_lines(REPO / REQUIREMENTS[program])]
 
 
 @cache
@@ -164,6 +166,7 @@ FORBIDDEN = {
     "classifier": {"mediapipe", "jax", "jaxlib"},
     "modelctl": {"mediapipe", "jax", "jaxlib"},
 }
+FORBIDDEN["sweeper"] = FORBIDDEN["gateway"]
 
 
 @pytest.mark.parametrize("service", IMAGES)

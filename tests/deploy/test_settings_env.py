@@ -130,7 +130,9 @@ IMAGE_DOCKERFILES = {
 
 
 def code_package(service: dict) -> str | None:
-    """The image (code package) a compose service runs, from the Dockerfile it is built with."""
+    """The program a compose service runs: from its command when that names one, else its image's."""
+    if "services.contract.sweeper" in service.get("command", []):
+        return "sweeper"
     return IMAGE_DOCKERFILES.get(service.get("build", {}).get("dockerfile", ""))
 
 
