@@ -292,3 +292,12 @@ def test_modelctl_and_serving_share_the_model_repository(rendered, overlay):
     env = env_sources(resources, modelctl)
     assert env["FAKEWEB_MODEL_BASE_PATH"] == "/models"
     assert env["FAKEWEB_SERVING_ADDRESS"] == "tfserving:8500"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_one_sweeper_runs_the_same_command_as_in_compose(rendered, overlay):
+    compose = load_compose()["services"]["sweeper"]
+    (sweeper,) = find(rendered[overlay], "Deployment", "sweeper")
+    assert sweeper["spec"]["replicas"] == 1
+    assert container(sweeper)["args"] == compose["command"]
+    assert container(sweeper)["image"].split(":")[0].endswith("fakeweb/gateway")
