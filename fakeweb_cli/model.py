@@ -134,8 +134,40 @@ def _apply(repo: ModelRepository, change: Change, args: argparse.Namespace) -> i
     repo.write(change.policy, change.labels)
     labels = ", ".join(f"{k}={v}" for k, v in sorted(change.labels.items()))
     print(f"models.config: versions {list(change.policy)}, labels {labels or '(none)'}")
+    error = _wait_labels(args.serving, repo.name, change.labels, args.timeout)
+    if error:
+        return _fail(error)
     print(change.summary)
     return 0
+
+
+def _wait_labels(address: str, name: str, labels: dict[str, int], timeout_s: float) -> str | None:
+    """Wait until serving resolves every label to its new version (its next config poll); an error text, or None."""
+    from services.classifier.serving_client import ModelRoute, ServingCallError, ServingClient
+    from services.contract.tasks import ServingUnavailable
+
+    client = ServingClient(address, timeout_s=5.0, attempts=1)
+    deadline = time.monotonic() + timeout_s
+    try:
+        pending = dict(labels)
+        while pending:
+            for label, version in list(pending.items()):
+                try:
+                    if client.metadata(ModelRoute(name, label=label)).version == version:
+                        del pending[label]
+                except ServingUnavailable:
+                    return None  # already warned, or serving is down: the config is in place either way
+                except ServingCallError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                return f"serving did not apply labels {pending} within {timeout_s:.0f} s (check its log)"
+            if pending:
+                time.sleep(0.3)
+        if labels:
+            print("serving answers " + ", ".join(f"{k} -> {v}" for k, v in sorted(labels.items())))
+        return None
+    finally:
+        client.close()
 
 
 def _wait_available(address: str, name: str, versions: set[int], timeout_s: float) -> str | None:

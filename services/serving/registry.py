@@ -112,6 +112,8 @@ class ModelRegistry:
             for name, state in states.items():
                 state.config = entries[name]
                 state.labels = new_labels[name]
+                if plans[name] - set(state.servables):
+                    continue  # a wanted version is not loaded (yet): keep serving the old ones
                 for version in sorted(set(state.servables) - plans[name]):
                     state.servables.pop(version)
                     state.statuses[version] = VersionStatus(State.END)

@@ -39,6 +39,8 @@ def test_deploy_canary_promote_and_rollback_reach_serving_without_restart(servin
     assert (version_dir / WARMUP_FILE).is_file(), "warmup requests were written into the copy"
     assert not (tiny_exports[3.0] / WARMUP_FILE).exists(), "the export itself is left untouched"
     assert [p.name for p in (serving.base / name).iterdir() if p.name.startswith(".tmp")] == []
+    if not serving.real:
+        assert f"model {name} version 2: replayed 1 warmup requests" in serving.log_tail(400)
 
     assert _cli(serving, name, "promote") == 0
     serving.wait_until("stable=2", lambda: _label_version(serving, name, "stable") == 2)

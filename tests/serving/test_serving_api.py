@@ -210,3 +210,21 @@ def test_metadata_needs_the_signature_def_field(serving: ServingHarness, one_ver
     request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["nope"])
     request.model_spec.name = one_version
     assert _code(lambda: stub.GetModelMetadata(request, timeout=10)) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_broken_version_does_not_replace_the_working_one(serving: ServingHarness) -> None:
+    name = serving.new_model_name()
+    serving.add_version(name, 1)
+    serving.set_model(name)
+    serving.wait_available(name, {1})
+    broken = serving.base / name / ".tmp-2"
+    broken.mkdir()
+    (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
+    broken.rename(serving.base / name / "2")
+    serving.wait_until("version 2 to fail loading", lambda: serving.statuses(name).get(2) in ("LOADING", "END"))
+    serving.wait_until("version 2 to give up", lambda: serving.statuses(name).get(2) == "END", timeout_s=120)
+    _, _, version = serving.client().predict(
+        serving.client().metadata(ModelRoute(name)), np.zeros((1, 224, 224, 3), np.uint8)
+    )
+    assert version == 1
+    assert serving.statuses(name)[1] == "AVAILABLE"
