@@ -1,0 +1,1 @@
+"""Prototype-style baseline app for the benchmark (bench/run.py); not part of FakeWeb."""
