@@ -109,7 +109,10 @@ def test_healthcheck_passes_for_a_live_worker_and_fails_for_another_name(redis_u
             time.sleep(0.1)
         done = run_check(command, redis_url, socket.gethostname())
         assert done.returncode == 0, done.stdout + done.stderr + (tmp_path / "worker.log").read_text()
-        other = run_check(command, redis_url, "not-this-worker")
+        # No node answers for another name: the check must fail (waiting 2 s instead of the image's 10).
+        assert "--timeout 10" in command[-1]
+        quick = [*command[:-1], command[-1].replace("--timeout 10", "--timeout 2")]
+        other = run_check(quick, redis_url, "not-this-worker")
         assert other.returncode != 0
     finally:
         stop(worker)
