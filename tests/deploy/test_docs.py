@@ -1,4 +1,4 @@
-"""docs/deploy.md names only services, profiles and Kubernetes objects that exist."""
+"""The README's deployment sections name only services, profiles and Kubernetes objects that exist."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from tests.deploy.code_scan import REPO
 from tests.deploy.conftest import find
 
-DOC = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+DOC = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def test_scaled_compose_services_are_scalable_workers(compose):

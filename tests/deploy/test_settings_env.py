@@ -173,7 +173,7 @@ def dev_secret_keys(rendered) -> set[str]:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_k8s_pods_get_every_setting_their_code_reads(rendered, overlay):
-    # Production creates the Secret itself, with the keys the dev overlay generates (docs/deploy.md).
+    # Production creates the Secret itself, with the keys the dev overlay generates (README, Deploy on Kubernetes).
     provided = k8s_environment(rendered[overlay], dev_secret_keys(rendered))
     known = {env_name(field) for field in fields()}
     assert not {k for k in provided if k.startswith(PREFIX)} - known, "unknown FAKEWEB_ keys"
