@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from celery.signals import worker_init
 from pydantic import ValidationError
 
 from services.classifier.scoring import Classifier, ModelConfigurationError, check_routes
 from services.contract.imaging import decode_png_rgb
 from services.contract.jobs import Stage
-from services.contract.schemas import DetectionResult
+from services.contract.schemas import DetectedFace, DetectionResult
 from services.contract.settings import get_settings
 from services.contract.storage import ObjectNotFound, ObjectStore, faces_key
 from services.contract.tasks import ANNOTATE_TASK, CLASSIFY_TASK, JobFailed, StageTask, make_celery, send_stage
@@ -24,6 +26,7 @@ from services.contract.tasks import ANNOTATE_TASK, CLASSIFY_TASK, JobFailed, Sta
 log = logging.getLogger(__name__)
 
 app = make_celery("classifier")
+CROP_READERS = 8
 
 _classifier: Classifier | None = None
 _store: ObjectStore | None = None
@@ -78,14 +81,8 @@ def classify(self: StageTask, job_id: str, chunk: int) -> None:
     except (ValidationError, ValueError) as exc:
         raise JobFailed("internal_error", "classify: faces.json does not match the contract.") from exc
     faces = [face for face in detection.faces if face.chunk == chunk and face.crop_key]
-    crops = []
-    for face in faces:
-        try:
-            crops.append(decode_png_rgb(store.get_bytes(face.crop_key)))
-        except ObjectNotFound as exc:
-            raise JobFailed("internal_error", f"classify: crop of face {face.index} is missing.") from exc
-        except (OSError, ValueError) as exc:
-            raise JobFailed("internal_error", f"classify: crop of face {face.index} is not a PNG.") from exc
+    with ThreadPoolExecutor(max_workers=CROP_READERS) as pool:  # S3 reads are I/O bound
+        crops = list(pool.map(lambda face: _read_crop(store, face), faces))
     results = get_classifier().score(job_id, crops)
     scores = {
         face.index: {"p": p, "model": {"name": name, "version": version}}
@@ -96,3 +93,12 @@ def classify(self: StageTask, job_id: str, chunk: int) -> None:
     if done >= int(record.get("chunks_total") or detection.chunks):
         self.jobs.finish_stage(job_id, Stage.CLASSIFY)
         send_stage(app, ANNOTATE_TASK, job_id)
+
+
+def _read_crop(store: ObjectStore, face: DetectedFace) -> np.ndarray:
+    try:
+        return decode_png_rgb(store.get_bytes(face.crop_key or ""))
+    except ObjectNotFound as exc:
+        raise JobFailed("internal_error", f"classify: crop of face {face.index} is missing.") from exc
+    except (OSError, ValueError) as exc:
+        raise JobFailed("internal_error", f"classify: crop of face {face.index} is not a PNG.") from exc
