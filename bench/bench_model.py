@@ -1,6 +1,7 @@
-"""The classifier SavedModel the benchmark runs: the bundled real model if present, else a same-size stand-in.
+"""The classifier SavedModel the benchmark runs: the bundled real model if present, else a same-size one.
 
-The bundled model is the newest version under ``deploy/models/fakeweb/``. Without one, the
+The bundled model is the newest version under ``deploy/models/fakeweb/``. Without one, the newest
+export of ``training.train`` on this machine (``.fakeweb/train-runs/...``) is used; without that, the
 stand-in is the architecture ``training.train`` exports by default (EfficientNet-Lite0
 multi-level statistics + the probe's two-layer head, 192 px input window of the 224 px policy
 crop) with random weights: the same graph and FLOPs, so the same cost; its scores mean nothing.
@@ -20,6 +21,7 @@ from services.serving.config import version_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "deploy" / "models" / "fakeweb"
+TRAIN_RUNS = ROOT / ".fakeweb" / "train-runs"
 STAND_IN = ROOT / ".fakeweb" / "bench" / "lite0-probe-192-random"
 STAND_IN_INPUT = 192
 
@@ -32,12 +34,24 @@ class BenchModel:
     description: str
 
 
-def bench_model(bundled: Path = BUNDLED, stand_in: Path = STAND_IN) -> BenchModel:
-    """The newest bundled version, else the (cached) random-weight Lite0 stand-in."""
+def bench_model(
+    bundled: Path = BUNDLED, train_runs: Path = TRAIN_RUNS, stand_in: Path = STAND_IN, chosen: Path | None = None
+) -> BenchModel:
+    """``chosen`` if given; else the newest bundled version; else the newest training export on this
+    machine (``.fakeweb/train-runs/*/fakeweb/<version>``); else the (cached) random-weight Lite0 stand-in."""
+    if chosen is not None:
+        if not (chosen / "saved_model.pb").is_file():
+            raise FileNotFoundError(f"{chosen} holds no saved_model.pb")
+        return BenchModel(chosen, f"model chosen with --model: {chosen}")
     versions = version_dirs(bundled) if bundled.is_dir() else {}
     if versions:
         newest = max(versions)
         return BenchModel(versions[newest], f"bundled model {bundled.relative_to(ROOT)}/{newest}")
+    exports = sorted(train_runs.glob("*/fakeweb/*/saved_model.pb"), key=lambda p: p.stat().st_mtime)
+    if exports:
+        path = exports[-1].parent
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        return BenchModel(path, f"newest training export {shown} (deploy/models/fakeweb/ had no version)")
     if not (stand_in / "saved_model.pb").is_file():
         export_stand_in(stand_in)
     return BenchModel(

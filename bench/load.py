@@ -54,7 +54,7 @@ class RunResult:
         if observed:
             stats = latency_stats(observed)
             out["observed_p50_ms"], out["observed_p95_ms"] = stats["p50_ms"], stats["p95_ms"]
-        names = sorted({name for s in good for name in s.stages})
+        names = list(dict.fromkeys(name for s in good for name in s.stages))
         if names:
             out["stages_median_ms"] = {
                 name: round(float(np.median([s.stages[name] for s in good if name in s.stages])) * 1000, 1)

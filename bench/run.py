@@ -39,11 +39,13 @@ from bench import report  # noqa: E402
 from bench.bench_model import bench_model, model_repository  # noqa: E402
 from bench.clients import BaselineClient, StackClient  # noqa: E402
 from bench.load import Sample, closed_loop, latency_stats  # noqa: E402
+from bench.profile import profile_pipeline  # noqa: E402
 from bench.servers import running_baseline, running_stack  # noqa: E402
 from bench.workload import ALL_SPECS, FACE_SERIES, PIXEL_SERIES, REFERENCE, Photo, build_photos, unique_copy  # noqa: E402
 
 THRESHOLD = 0.0
 RESULTS = ROOT / "bench" / "results"
+PROFILE_FILE = "profile_inprocess.txt"
 TARGETS = {
     "stack_vs_inprocess_throughput": (">=", 0.8),
     "stack_vs_baseline_throughput": (">=", 5.0),
@@ -53,11 +55,12 @@ MODES = {
     "full": {
         "clients": (1, 2, 4, 8),
         "scaled_clients": (2, 4, 8),
-        "window_s": 20.0,
+        "window_s": 15.0,
         "inprocess_photos": 15,
-        "growth_reps": 3,
+        "growth_reps": 2,
         "growth_warm_up": True,
         "cache_window_s": 8.0,
+        "profile_photos": 8,
     },
     "quick": {
         "clients": (1, 2),
@@ -67,6 +70,7 @@ MODES = {
         "growth_reps": 1,
         "growth_warm_up": False,
         "cache_window_s": 1.0,
+        "profile_photos": 1,
     },
 }
 
@@ -83,6 +87,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=RESULTS / "latest.json", help="results JSON (the plot goes beside it)")
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="the shared data folder")
     p.add_argument("--work-dir", type=Path, default=ROOT / ".fakeweb" / "bench" / "runs", help="state of the run")
+    p.add_argument("--model", type=Path, default=None, help="a SavedModel version folder (default: see bench_model)")
     p.add_argument("--keep", action="store_true", help="keep the run's state folder (logs, Redis, S3)")
     return p.parse_args(argv)
 
@@ -98,7 +103,7 @@ def summarise(samples: list[Sample]) -> dict[str, Any]:
         "throughput_photos_per_s": round(1.0 / mean_s, 4) if mean_s else 0.0,
         **stats,
     }
-    names = sorted({name for s in good for name in s.stages})
+    names = list(dict.fromkeys(name for s in good for name in s.stages))
     if names:
         out["stages_median_ms"] = {
             name: round(statistics.median(s.stages[name] for s in good if name in s.stages) * 1000, 1) for name in names
@@ -129,31 +134,39 @@ def sequential(run_one: Any, photo: Photo, reps: int, counter: itertools.count, 
     return [run_one(unique_copy(photo.jpeg, next(counter))) for _ in range(reps)]
 
 
-def inprocess_phase(model_path: Path, photos: dict[str, Photo], mode: dict[str, Any]) -> dict[str, Any]:
-    """The compute bound: the reference photo repeatedly, then each growth photo."""
-    from bench.inprocess import InProcessPipeline
-    from services.contract.settings import Settings
-
-    pipeline = InProcessPipeline(model_path, Settings())
+def inprocess_runner(pipeline: Any) -> Any:
+    """One photo through the in-process pipeline as a Sample."""
 
     def run_one(data: bytes) -> Sample:
         run = pipeline.run(data, THRESHOLD)
         info = {"faces": run.faces, "meshes": run.meshes}
         return Sample(latency_s=run.total, observed_s=run.total, stages=run.steps, info=info)
 
+    return run_one
+
+
+def inprocess_phase(pipeline: Any, photos: dict[str, Photo], mode: dict[str, Any]) -> dict[str, Any]:
+    """The compute bound: the reference photo repeatedly (first half), then each growth photo."""
+    run_one = inprocess_runner(pipeline)
     counter = itertools.count()
     reference = photos[REFERENCE.name]
     run_one(reference.jpeg)
-    log("in-process: reference photo")
-    samples = sequential(run_one, reference, mode["inprocess_photos"], counter)
-    result = {"photo": REFERENCE.name, **summarise(samples)}
+    log("in-process: reference photo (first half)")
+    samples = sequential(run_one, reference, mode["inprocess_photos"] // 2 or 1, counter)
     growth = {}
     for spec in (*FACE_SERIES, *PIXEL_SERIES):
         log(f"in-process: {spec.name}")
         growth[spec.name] = summarise(
             sequential(run_one, photos[spec.name], mode["growth_reps"], counter, mode["growth_warm_up"])
         )
-    return {"reference": result, "growth": growth}
+    return {"reference_samples": samples, "growth": growth}
+
+
+def inprocess_second_half(pipeline: Any, photos: dict[str, Photo], mode: dict[str, Any]) -> list[Sample]:
+    """The rest of the reference runs, after the stack and baseline phases (spreads background load drift)."""
+    log("in-process: reference photo (second half)")
+    count = mode["inprocess_photos"] - (mode["inprocess_photos"] // 2 or 1)
+    return sequential(inprocess_runner(pipeline), photos[REFERENCE.name], max(1, count), itertools.count(10_000))
 
 
 def stack_phase(run_dir: Path, model_base: Path, photos: dict[str, Photo], mode: dict[str, Any]) -> dict[str, Any]:
@@ -315,16 +328,27 @@ def main(argv: list[str] | None = None) -> int:
 
     log("building photos from the shared data")
     photos = build_photos(args.data, ALL_SPECS)
-    model = bench_model()
+    model = bench_model(chosen=args.model)
     log(f"model: {model.description}")
     model_base = model_repository(model, run_dir / "models")
 
-    inprocess = inprocess_phase(model.path, photos, mode)
+    from bench.inprocess import InProcessPipeline
+    from services.contract.settings import Settings
+
+    pipeline = InProcessPipeline(model.path, Settings())
+    inprocess = inprocess_phase(pipeline, photos, mode)
     stack = stack_phase(run_dir, model_base, photos, mode)
     baseline = baseline_phase(run_dir, photos, mode)
+    first_half = inprocess["reference_samples"]
+    second_half = inprocess_second_half(pipeline, photos, mode)
 
     scenarios: dict[str, Any] = {
-        "inprocess": {**inprocess["reference"]},
+        "inprocess": {
+            "photo": REFERENCE.name,
+            **summarise(first_half + second_half),
+            "p50_ms_before_stack": latency_stats([s.latency_s for s in first_half])["p50_ms"],
+            "p50_ms_after_baseline": latency_stats([s.latency_s for s in second_half])["p50_ms"],
+        },
         "stack": {**stack["stack"], **saturation(stack["stack"]["runs"])},
         "baseline": {**baseline["baseline"], **saturation(baseline["baseline"]["runs"])},
         "stack_scaled": {**stack["stack_scaled"], **saturation(stack["stack_scaled"]["runs"])},
@@ -334,6 +358,10 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     found = ratios(scenarios)
+    log("profiling the in-process pipeline (reference photo)")
+    profile = profile_pipeline(
+        pipeline, photos[REFERENCE.name].jpeg, mode["profile_photos"], THRESHOLD, args.out.with_name(PROFILE_FILE)
+    )
     command = "python -m bench.run" + ("".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:])))
     results = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -364,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": found,
         "targets": targets(found),
         "scenarios": scenarios,
+        "profile_inprocess": profile,
     }
     results["duration_s"] = round(time.time() - began, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)

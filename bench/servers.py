@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -62,9 +63,13 @@ class BenchStack:
                 time.sleep(0.3)
 
     def remove_workers(self) -> None:
-        """Stop the extra workers (warm shutdown, then kill)."""
+        """Stop the extra workers together (warm shutdown, then kill)."""
+        stoppers = [threading.Thread(target=stop_process_group, args=(proc.pid, 60.0)) for proc in self.extra]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
         for proc in self.extra:
-            stop_process_group(proc.pid, timeout_s=60)
             proc.wait(timeout=5)
         self.extra.clear()
 
