@@ -5,7 +5,8 @@ decoded like an upload and run through ``detect_faces``. Extra detections on the
 sources are an upper bound of false detections on real photos.
 
 Usage: .venv/bin/python -m bench.detector_coverage [--limit N] [--engine blazeface|haar]
-Writes bench/results/detector_coverage[_haar].json (with the per-image detections for sweeps).
+Writes bench/results/detector_coverage[_haar].json and the per-image detections to
+``*.detail.json`` beside it.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ def main() -> None:
     name = "detector_coverage.json" if args.engine == "blazeface" else f"detector_coverage_{args.engine}.json"
     out = REPO / "bench" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({**report, "images_detail": per_source}, indent=1) + "\n")
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    # Per-image detections (for threshold sweeps) go next to it, not meant for the repository.
+    out.with_suffix(".detail.json").write_text(json.dumps(per_source) + "\n")
 
 
 if __name__ == "__main__":
