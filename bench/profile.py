@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--data", type=Path, default=ROOT / Settings().shared_data_dir)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "profile_inprocess.txt")
     args = p.parse_args(argv)
     photo = build_photos(args.data, (REFERENCE,))[REFERENCE.name]

@@ -85,11 +85,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: short windows, C = 1, 2 (figures mean little)")
     p.add_argument("--out", type=Path, default=RESULTS / "latest.json", help="results JSON (the plot goes beside it)")
-    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="the shared data folder")
+    p.add_argument("--data", type=Path, default=None, help="the shared data (default: FAKEWEB_SHARED_DATA_DIR)")
     p.add_argument("--work-dir", type=Path, default=ROOT / ".fakeweb" / "bench" / "runs", help="state of the run")
     p.add_argument("--model", type=Path, default=None, help="a SavedModel version folder (default: see bench_model)")
     p.add_argument("--keep", action="store_true", help="keep the run's state folder (logs, Redis, S3)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.data is None:
+        from services.contract.settings import get_settings
+
+        args.data = ROOT / get_settings().shared_data_dir
+    return args
 
 
 def summarise(samples: list[Sample]) -> dict[str, Any]:
@@ -267,7 +272,7 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
     baseline = scenarios["baseline"]
     c1 = next((r for r in stack["runs"] if r["clients"] == 1), None)
     overhead = round(c1["p50_ms"] - inprocess["p50_ms"], 1) if c1 and c1["p50_ms"] is not None else None
-    out = {
+    out: dict[str, Any] = {
         "stack_vs_inprocess_throughput": _ratio(stack["throughput_photos_per_s"], inprocess["throughput_photos_per_s"]),
         "stack_vs_baseline_throughput": _ratio(stack["throughput_photos_per_s"], baseline["throughput_photos_per_s"]),
         "stack_overhead_p50_ms": overhead,
@@ -281,7 +286,31 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
             inprocess["throughput_photos_per_s"], baseline["throughput_photos_per_s"]
         ),
     }
+    out["stack_overhead_breakdown_ms"] = overhead_breakdown(inprocess, c1)
     return out
+
+
+def overhead_breakdown(inprocess: dict[str, Any], stack_c1: dict[str, Any] | None) -> dict[str, float] | None:
+    """Where the stack's extra time at C = 1 goes: stack part (median) minus the same work in-process (median).
+
+    The detector and annotator stages each decode the photo, so each is compared with decode + its step.
+    Medians of parts do not add up exactly to the difference of the medians.
+    """
+    if not stack_c1 or "stages_median_ms" not in stack_c1 or "stages_median_ms" not in inprocess:
+        return None
+    stack, local = stack_c1["stages_median_ms"], inprocess["stages_median_ms"]
+    decode = local.get("decode", 0.0)
+    parts = {
+        "submit (upload, S3 put, record)": stack.get("submit", 0.0),
+        "queue waits (3 hops)": sum(stack.get(f"{name}_queue", 0.0) for name in ("detect", "classify", "annotate")),
+        "detect stage minus in-process decode+detect": stack.get("detect", 0.0) - decode - local.get("detect", 0.0),
+        "classify stage minus in-process classify": stack.get("classify", 0.0) - local.get("classify", 0.0),
+        "annotate stage minus in-process decode+annotate": stack.get("annotate", 0.0)
+        - decode
+        - local.get("annotate", 0.0),
+        "finish (record to final)": stack.get("finish", 0.0),
+    }
+    return {name: round(value, 1) for name, value in parts.items()}
 
 
 def _ratio(a: float, b: float) -> float | None:
