@@ -95,7 +95,16 @@ def annotate_photo(
         draw_mesh(canvas, landmarks, p, side)
         face.mesh = True
         if options.include_landmarks:
-            face.landmarks = [[round(float(x), 1), round(float(y), 1)] for x, y in landmarks]
+            face.landmarks = _rounded(landmarks)
+    if options.include_landmarks:
+        # Clients that restyle the result at another threshold need every scored face's mesh.
+        for face in faces:
+            if face.verdict is Verdict.GENUINE:
+                landmarks = face_landmarks(image_rgb, tuple(face.box))
+                if landmarks is None:
+                    face.mesh_note = NO_MESH_NOTE
+                else:
+                    face.landmarks = _rounded(landmarks)
     for face in faces:
         p = face.manipulated_probability
         if p is None or (face.verdict is Verdict.GENUINE and not options.genuine_boxes):
@@ -106,3 +115,7 @@ def annotate_photo(
     return Annotation(
         image=canvas, result=JobResult(width=width, height=height, threshold=options.threshold, faces=faces)
     )
+
+
+def _rounded(landmarks: np.ndarray) -> list[list[float]]:
+    return [[round(float(x), 1), round(float(y), 1)] for x, y in landmarks]

@@ -82,7 +82,13 @@ def test_annotate_writes_result_and_image_and_completes(annotator_stage, two_fac
     x, y, w, h = boxes[0]
     inside = [(x - 0.2 * w <= lx <= x + 1.2 * w and y - 0.3 * h <= ly <= y + 1.2 * h) for lx, ly in fake.landmarks]
     assert all(inside), "landmarks are mapped back onto the face in image coordinates"
-    assert (real.verdict, real.mesh, real.landmarks) == ("genuine", False, None)
+    assert (real.verdict, real.mesh) == ("genuine", False), "no mesh is drawn over a genuine face"
+    assert len(real.landmarks) == 478, "but its landmarks are kept, so a client can restyle at another threshold"
+    rx, ry, rw, rh = boxes[1]
+    assert all(
+        rx - 0.2 * rw <= lx <= rx + 1.2 * rw and ry - 0.3 * rh <= ly <= ry + 1.2 * rh for lx, ly in real.landmarks
+    )
+    assert tiny.landmarks is None
     assert (tiny.verdict, tiny.reason, tiny.manipulated_probability) == ("unjudgeable", "too_small", None)
 
     annotated = Image.open(io.BytesIO(annotator_stage.store.get_bytes(annotated_key(job_id))))
