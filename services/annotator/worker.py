@@ -29,17 +29,6 @@ log = logging.getLogger(__name__)
 
 app = make_celery("annotator")
 
-_store: ObjectStore | None = None
-
-
-def object_store(settings: Settings) -> ObjectStore:
-    """One S3 client per worker process, made on first use."""
-    global _store
-    if _store is None:
-        _store = ObjectStore(settings)
-    return _store
-
-
 def _read(store: ObjectStore, key: str, what: str) -> bytes:
     try:
         return store.get_bytes(key)
@@ -71,7 +60,7 @@ def annotate(self: Task, job_id: str) -> None:
         return
     jobs.start_stage(job_id, Stage.ANNOTATE)
     settings = self.settings
-    store = object_store(settings)
+    store = self.store
     record = jobs.get(job_id)
     detection = DetectionResult.model_validate_json(_read(store, faces_key(job_id), "faces"))
     image = load_original(store, job_id, settings)

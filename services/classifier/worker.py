@@ -29,7 +29,6 @@ app = make_celery("classifier")
 CROP_READERS = 8
 
 _classifier: Classifier | None = None
-_store: ObjectStore | None = None
 
 
 def get_classifier() -> Classifier:
@@ -38,14 +37,6 @@ def get_classifier() -> Classifier:
     if _classifier is None:
         _classifier = Classifier(get_settings())
     return _classifier
-
-
-def get_store() -> ObjectStore:
-    """The process's object store client, made on first use."""
-    global _store
-    if _store is None:
-        _store = ObjectStore(get_settings())
-    return _store
 
 
 @worker_init.connect
@@ -73,7 +64,7 @@ def classify(self: StageTask, job_id: str, chunk: int) -> None:
     if self.jobs.is_final(job_id):
         return
     self.jobs.start_stage(job_id, Stage.CLASSIFY)
-    store = get_store()
+    store = self.store
     try:
         detection = DetectionResult.model_validate(store.get_json(faces_key(job_id)))
     except ObjectNotFound as exc:

@@ -17,7 +17,7 @@ from celery import Celery, Task
 from services.contract.jobs import FINAL_STATUSES, JOB_KEY, JobStore, Stage
 from services.contract.result_cache import remember_result
 from services.contract.settings import Settings, get_settings
-from services.contract.storage import StorageUnavailable
+from services.contract.storage import ObjectStore, StorageUnavailable
 from services.contract.testhooks import sleep_if_asked
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,7 @@ class StageTask(Task):
     retry_jitter = True
     acks_late = True
     _jobs: JobStore | None = None
+    _store: ObjectStore | None = None
 
     @property
     def settings(self) -> Settings:
@@ -147,6 +148,13 @@ class StageTask(Task):
         if StageTask._jobs is None:
             StageTask._jobs = JobStore.from_url(self.settings.redis_url)
         return StageTask._jobs
+
+    @property
+    def store(self) -> ObjectStore:
+        """One object store client per worker process, made on first use."""
+        if StageTask._store is None:
+            StageTask._store = ObjectStore(self.settings)
+        return StageTask._store
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
         """TESTS ONLY (``services.contract.testhooks``): hold the task for a delay a fault test asked for."""

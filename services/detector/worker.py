@@ -29,17 +29,6 @@ log = logging.getLogger(__name__)
 
 app = make_celery("detector")
 
-_store: ObjectStore | None = None
-
-
-def object_store(settings: Settings) -> ObjectStore:
-    """One S3 client per worker process, made on first use."""
-    global _store
-    if _store is None:
-        _store = ObjectStore(settings)
-    return _store
-
-
 def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.ndarray:
     """Read and decode the uploaded photo; bad or missing input fails the job."""
     try:
@@ -60,7 +49,7 @@ def detect(self: Task, job_id: str) -> None:
         return
     jobs.start_stage(job_id, Stage.DETECT)
     settings = self.settings
-    store = object_store(settings)
+    store = self.store
     image = load_original(store, job_id, settings)
     output = analyse_photo(image, job_id, settings)
     result = output.result

@@ -8,7 +8,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,21 +16,15 @@ import pytest
 from deploy.local.stack import free_port, stop_process_group
 from services.contract.crop_policy import CROP_POLICY
 from services.contract.imaging import encode_png
-from services.contract.jobs import JobStatus, JobStore
+from services.contract.jobs import JobStatus
 from services.contract.schemas import DetectedFace, DetectionResult
 from services.contract.settings import Settings, get_settings
-from services.contract.storage import ObjectStore, crop_key, faces_key
-from services.contract.tasks import CLASSIFY_TASK, StageTask, make_celery, send_stage
-from tests.detector.servers import Servers, ensure_bucket, running_servers, stage_env
+from services.contract.storage import crop_key, faces_key
+from services.contract.tasks import CLASSIFY_TASK, make_celery, send_stage
 from tests.serving.harness import ServingHarness
+from tests.support.stages import StageContext, point_stage_at
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    with running_servers(tmp_path_factory.mktemp("classifier-servers")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -43,42 +36,18 @@ def model_name(serving: ServingHarness) -> str:
     return name
 
 
-@dataclass
-class Stage:
-    env: dict[str, str]
-    settings: Settings
-    store: ObjectStore
-    jobs: JobStore
-
-
 @pytest.fixture
-def stage(servers, serving, model_name, monkeypatch) -> Iterator[Stage]:
-    """The classifier worker module pointed at the test servers, with an empty Redis and bucket."""
+def stage(backends, serving, model_name, monkeypatch) -> Iterator[StageContext]:
+    """The classifier worker module pointed at the session's Redis and S3 and at the test serving."""
     from services.classifier import worker
 
-    env = {
-        **stage_env(servers),
-        "FAKEWEB_SERVING_ADDRESS": serving.address,
-        "FAKEWEB_MODEL_NAME": model_name,
-        "FAKEWEB_CLASSIFY_MAX_BATCH": "2",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    monkeypatch.setattr(StageTask, "_jobs", None)
-    monkeypatch.setattr(worker, "_store", None)
     monkeypatch.setattr(worker, "_classifier", None)
-    worker.app.conf.broker_url = servers.redis_url
-    settings = get_settings()
-    store = ObjectStore(settings)
-    ensure_bucket(store)
-    jobs = JobStore.from_url(servers.redis_url)
-    jobs.redis.flushdb()
-    yield Stage(env=env, settings=settings, store=store, jobs=jobs)
+    extra = {"FAKEWEB_SERVING_ADDRESS": serving.address, "FAKEWEB_MODEL_NAME": model_name}
+    yield point_stage_at(backends, monkeypatch, worker, {**extra, "FAKEWEB_CLASSIFY_MAX_BATCH": "2"})
     get_settings.cache_clear()
 
 
-def _job(stage: Stage, faces_per_chunk: list[int]) -> str:
+def _job(stage: StageContext, faces_per_chunk: list[int]) -> str:
     """A job as the detector leaves it: crops, faces.json and chunk counts, in status running."""
     job_id = uuid.uuid4().hex
     faces = []
@@ -101,7 +70,7 @@ def _job(stage: Stage, faces_per_chunk: list[int]) -> str:
     return job_id
 
 
-def _annotate_messages(stage: Stage) -> int:
+def _annotate_messages(stage: StageContext) -> int:
     return int(stage.jobs.redis.llen("annotate"))
 
 
@@ -169,7 +138,7 @@ def _celery_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
         )
 
 
-def _wait_final(stage: Stage, job_id: str, timeout_s: float = 180.0) -> dict[str, str]:
+def _wait_final(stage: StageContext, job_id: str, timeout_s: float = 180.0) -> dict[str, str]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         record = stage.jobs.get(job_id)
