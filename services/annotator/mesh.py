@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 
-import cv2
 import numpy as np
+
+from services.contract.crop_policy import square_window
 
 # Square around the detector box given to the mesh model: margin and input size.
 MESH_CROP_SCALE = 1.6
@@ -37,24 +38,13 @@ def mesh_window(box: tuple[float, float, float, float]) -> tuple[int, int, int]:
     return round(x + w / 2 - side / 2), round(y + h / 2 - side / 2), max(1, round(side))
 
 
-def _window_crop(image_rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
-    height, width = image_rgb.shape[:2]
-    canvas = np.zeros((side, side, 3), dtype=np.uint8)
-    src_l, src_t = max(0, left), max(0, top)
-    src_r, src_b = min(width, left + side), min(height, top + side)
-    if src_r > src_l and src_b > src_t:
-        canvas[src_t - top : src_b - top, src_l - left : src_r - left] = image_rgb[src_t:src_b, src_l:src_r]
-    interpolation = cv2.INTER_AREA if side > MESH_CROP_SIZE else cv2.INTER_CUBIC
-    return cv2.resize(canvas, (MESH_CROP_SIZE, MESH_CROP_SIZE), interpolation=interpolation)
-
-
 def face_landmarks(image_rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
     """The 478 refined mesh landmarks of the face in ``box`` as an ``(N, 2)`` array of image pixels.
 
     Returns None when the mesh model finds no face in the crop.
     """
     left, top, side = mesh_window(box)
-    crop = _window_crop(image_rgb, left, top, side)
+    crop = square_window(image_rgb, left, top, side, MESH_CROP_SIZE)
     with _lock:
         output = _mesh_model().process(crop)
     if not output.multi_face_landmarks:

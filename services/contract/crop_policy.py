@@ -33,18 +33,23 @@ class CropPolicy:
     def crop(self, image_rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
         """Cut the policy's crop out of an RGB uint8 image; parts outside the image are black."""
         left, top, side = self.square_box(box)
-        height, width = image_rgb.shape[:2]
-        canvas = np.zeros((side, side, 3), dtype=np.uint8)
-        src_l, src_t = max(0, left), max(0, top)
-        src_r, src_b = min(width, left + side), min(height, top + side)
-        if src_r > src_l and src_b > src_t:
-            canvas[src_t - top : src_b - top, src_l - left : src_r - left] = image_rgb[src_t:src_b, src_l:src_r]
-        interpolation = cv2.INTER_AREA if side > self.size else cv2.INTER_CUBIC
-        return cv2.resize(canvas, (self.size, self.size), interpolation=interpolation)
+        return square_window(image_rgb, left, top, side, self.size)
 
     def to_dict(self) -> dict[str, object]:
         """Plain description, written into the model card."""
         return asdict(self)
+
+
+def square_window(image_rgb: np.ndarray, left: int, top: int, side: int, size: int) -> np.ndarray:
+    """The ``side``-pixel square at (left, top), black where it leaves the image, resized to ``size``."""
+    height, width = image_rgb.shape[:2]
+    canvas = np.zeros((side, side, 3), dtype=np.uint8)
+    src_l, src_t = max(0, left), max(0, top)
+    src_r, src_b = min(width, left + side), min(height, top + side)
+    if src_r > src_l and src_b > src_t:
+        canvas[src_t - top : src_b - top, src_l - left : src_r - left] = image_rgb[src_t:src_b, src_l:src_r]
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    return cv2.resize(canvas, (size, size), interpolation=interpolation)
 
 
 CROP_POLICY = CropPolicy(name="square-1.3x-224-v1", scale=1.3, size=224, y_shift=0.0)
