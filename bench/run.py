@@ -156,8 +156,8 @@ def inprocess_phase(pipeline: Any, photos: dict[str, Photo], mode: dict[str, Any
     counter = itertools.count()
     reference = photos[REFERENCE.name]
     run_one(reference.jpeg)
-    log("in-process: reference photo (first half)")
-    samples = sequential(run_one, reference, mode["inprocess_photos"] // 2 or 1, counter)
+    log("in-process: reference photo (before the stack phase)")
+    samples = sequential(run_one, reference, mode["inprocess_photos"], counter)
     growth = {}
     for spec in (*FACE_SERIES, *PIXEL_SERIES):
         log(f"in-process: {spec.name}")
@@ -167,15 +167,18 @@ def inprocess_phase(pipeline: Any, photos: dict[str, Photo], mode: dict[str, Any
     return {"reference_samples": samples, "growth": growth}
 
 
-def inprocess_second_half(pipeline: Any, photos: dict[str, Photo], mode: dict[str, Any]) -> list[Sample]:
-    """The rest of the reference runs, after the stack and baseline phases (spreads background load drift)."""
-    log("in-process: reference photo (second half)")
-    count = mode["inprocess_photos"] - (mode["inprocess_photos"] // 2 or 1)
-    return sequential(inprocess_runner(pipeline), photos[REFERENCE.name], max(1, count), itertools.count(10_000))
+def inprocess_again(pipeline: Any, photos: dict[str, Photo], mode: dict[str, Any]) -> list[Sample]:
+    """The reference runs once more at the end of the run: shows how much the machine's load drifted."""
+    log("in-process: reference photo (after the baseline phase)")
+    return sequential(
+        inprocess_runner(pipeline), photos[REFERENCE.name], mode["inprocess_photos"], itertools.count(10_000)
+    )
 
 
-def stack_phase(run_dir: Path, model_base: Path, photos: dict[str, Photo], mode: dict[str, Any]) -> dict[str, Any]:
-    """The full stack: concurrency runs, growth, result cache, then 2 processes per worker type."""
+def stack_phase(
+    run_dir: Path, model_base: Path, photos: dict[str, Photo], mode: dict[str, Any], run_inprocess: Any
+) -> dict[str, Any]:
+    """The full stack: in-process/stack pairs, concurrency runs, growth, result cache, then 2 processes per worker."""
     reference = photos[REFERENCE.name]
     counter = itertools.count(1_000_000)
     log("stack: starting (supervisord)")
@@ -186,6 +189,22 @@ def stack_phase(run_dir: Path, model_base: Path, photos: dict[str, Photo], mode:
 
         def distinct(_client: int, _n: int) -> Sample:
             return client.analyse(unique_copy(reference.jpeg, next(counter)))
+
+        log("pairs: in-process and stack (C = 1) in turn, same photo")
+        distinct(0, 0)  # warm the workers
+        local, served = [], []
+        for _ in range(mode["inprocess_photos"]):
+            local.append(run_inprocess(unique_copy(reference.jpeg, next(counter))))
+            served.append(distinct(0, 0))
+        pairs = {
+            "photo": REFERENCE.name,
+            "pairs": len(local),
+            "inprocess": summarise(local),
+            "stack": summarise(served),
+            "median_difference_ms": round(
+                statistics.median(b.latency_s - a.latency_s for a, b in zip(local, served, strict=True)) * 1000, 1
+            ),
+        }
 
         runs = []
         for clients in mode["clients"]:
@@ -221,6 +240,8 @@ def stack_phase(run_dir: Path, model_base: Path, photos: dict[str, Photo], mode:
         log("stack: adding a second process per worker type")
         bench_stack.add_workers()
         processes = bench_stack.worker_processes()
+        log("stack x2: warming the new processes (models load on first use; not counted)")
+        closed_loop(distinct, 6, 0.0, min_per_client=1)
         scaled_runs = []
         for clients in mode["scaled_clients"]:
             log(f"stack x2: C={clients}")
@@ -229,6 +250,8 @@ def stack_phase(run_dir: Path, model_base: Path, photos: dict[str, Photo], mode:
             log(f"stack x2: C={clients}: {row['throughput_photos_per_s']} photos/s, p50 {row['p50_ms']} ms")
         client.close()
     return {
+        "pairs": pairs,
+        "inprocess_samples": local,
         "stack": {
             "photo": REFERENCE.name,
             "worker_processes": {"detector": 1, "classifier": 1, "annotator": 1},
@@ -271,7 +294,13 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
     stack = scenarios["stack"]
     baseline = scenarios["baseline"]
     c1 = next((r for r in stack["runs"] if r["clients"] == 1), None)
-    overhead = round(c1["p50_ms"] - inprocess["p50_ms"], 1) if c1 and c1["p50_ms"] is not None else None
+    pairs = scenarios["pairs"]
+    # Both p50s from the pairs: the same photo through each, in turn, so background load hits both alike.
+    overhead = (
+        round(pairs["stack"]["p50_ms"] - pairs["inprocess"]["p50_ms"], 1)
+        if pairs["stack"]["p50_ms"] is not None and pairs["inprocess"]["p50_ms"] is not None
+        else None
+    )
     out: dict[str, Any] = {
         "stack_vs_inprocess_throughput": _ratio(stack["throughput_photos_per_s"], inprocess["throughput_photos_per_s"]),
         "stack_vs_baseline_throughput": _ratio(stack["throughput_photos_per_s"], baseline["throughput_photos_per_s"]),
@@ -286,7 +315,10 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
             inprocess["throughput_photos_per_s"], baseline["throughput_photos_per_s"]
         ),
     }
-    out["stack_overhead_breakdown_ms"] = overhead_breakdown(inprocess, c1)
+    out["stack_overhead_breakdown_ms"] = overhead_breakdown(pairs["inprocess"], pairs["stack"])
+    out["stack_overhead_p50_ms_unpaired_c1_run"] = (
+        round(c1["p50_ms"] - inprocess["p50_ms"], 1) if c1 and c1["p50_ms"] is not None else None
+    )
     return out
 
 
@@ -366,18 +398,21 @@ def main(argv: list[str] | None = None) -> int:
 
     pipeline = InProcessPipeline(model.path, Settings())
     inprocess = inprocess_phase(pipeline, photos, mode)
-    stack = stack_phase(run_dir, model_base, photos, mode)
+    stack = stack_phase(run_dir, model_base, photos, mode, inprocess_runner(pipeline))
     baseline = baseline_phase(run_dir, photos, mode)
-    first_half = inprocess["reference_samples"]
-    second_half = inprocess_second_half(pipeline, photos, mode)
+    before = inprocess["reference_samples"]
+    after = inprocess_again(pipeline, photos, mode)
+    paired = stack["inprocess_samples"]
 
     scenarios: dict[str, Any] = {
         "inprocess": {
             "photo": REFERENCE.name,
-            **summarise(first_half + second_half),
-            "p50_ms_before_stack": latency_stats([s.latency_s for s in first_half])["p50_ms"],
-            "p50_ms_after_baseline": latency_stats([s.latency_s for s in second_half])["p50_ms"],
+            "measured": "in turn with the stack's C = 1 requests (see pairs); before/after: alone",
+            **summarise(paired),
+            "p50_ms_before_stack_phase": latency_stats([s.latency_s for s in before])["p50_ms"],
+            "p50_ms_after_baseline_phase": latency_stats([s.latency_s for s in after])["p50_ms"],
         },
+        "pairs": stack["pairs"],
         "stack": {**stack["stack"], **saturation(stack["stack"]["runs"])},
         "baseline": {**baseline["baseline"], **saturation(baseline["baseline"]["runs"])},
         "stack_scaled": {**stack["stack_scaled"], **saturation(stack["stack_scaled"]["runs"])},

@@ -59,10 +59,23 @@ def tables(results: dict[str, Any]) -> str:
         f"| FakeWeb stack, same photo again (result cache, {cache['answered_from_cache']} hits) | 1 | "
         f"{_num(cache['throughput_photos_per_s'])} | {_num(cache['p50_ms'])} | {_num(cache['p95_ms'])} |"
     )
-    stages = next((r["stages_median_ms"] for r in s["stack"]["runs"] if r["clients"] == 1), {})
+    pairs = s["pairs"]
+    lines += [
+        "",
+        f"Overhead: {pairs['pairs']} pairs of the same photo, in-process then stack (C = 1), in turn: "
+        f"p50 {_num(pairs['inprocess']['p50_ms'])} ms vs {_num(pairs['stack']['p50_ms'])} ms "
+        f"(median per-pair difference {_num(pairs['median_difference_ms'])} ms). In-process p50 alone before the "
+        f"stack phase {_num(inproc['p50_ms_before_stack_phase'])} ms, after the baseline phase "
+        f"{_num(inproc['p50_ms_after_baseline_phase'])} ms (background drift).",
+    ]
+    stages = pairs["stack"].get("stages_median_ms", {})
     if stages:
         parts = ", ".join(f"{name} {value:.0f}" for name, value in stages.items())
         lines += ["", f"Stack at C = 1, median ms per part of a job (from the job records): {parts}."]
+    breakdown = results["ratios"].get("stack_overhead_breakdown_ms")
+    if breakdown:
+        parts = ", ".join(f"{name} {value:+.0f}" for name, value in breakdown.items())
+        lines += ["", f"Stack minus in-process, per part (ms): {parts}."]
     lines += [
         "",
         "| photo | MP | faces (FakeWeb / baseline) | in-process p50 ms | stack p50 ms (C = 1) | baseline p50 ms |",

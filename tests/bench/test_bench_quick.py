@@ -51,6 +51,15 @@ def test_stack_runs_carry_the_stage_split_from_the_job_records(results):
         assert set(STACK_STAGES) <= set(run["stages_median_ms"])
 
 
+def test_overhead_comes_from_pairs_of_the_same_photo(results):
+    pairs = results["scenarios"]["pairs"]
+    assert pairs["pairs"] == 2
+    assert pairs["inprocess"]["failed"] == pairs["stack"]["failed"] == 0
+    expected = round(pairs["stack"]["p50_ms"] - pairs["inprocess"]["p50_ms"], 1)
+    assert results["ratios"]["stack_overhead_p50_ms"] == pytest.approx(expected, abs=0.11)
+    assert results["scenarios"]["inprocess"]["p50_ms"] == pairs["inprocess"]["p50_ms"]
+
+
 def test_scaling_and_cache_scenarios_did_what_they_say(results):
     scenarios = results["scenarios"]
     assert scenarios["stack"]["worker_processes"] == {"detector": 1, "classifier": 1, "annotator": 1}
