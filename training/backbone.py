@@ -46,8 +46,14 @@ def _dw_bn(x: keras.KerasTensor, kernel: int, stride: int, name: str, bn: str): 
     return layers.ReLU(6.0, name=f"{name}_relu6")(x)
 
 
-def efficientnet_lite0_features(inputs: keras.KerasTensor, blocks: int = LITE0_BLOCKS, head: bool = True):  # noqa: ANN201
-    """EfficientNet-Lite0 trunk on float RGB [0, 255]: the first ``blocks`` MBConv blocks (+ 1280-d head conv)."""
+def efficientnet_lite0_features(  # noqa: ANN201
+    inputs: keras.KerasTensor, blocks: int = LITE0_BLOCKS, head: bool = True, taps: tuple[int, ...] = ()
+):
+    """EfficientNet-Lite0 trunk on float RGB [0, 255]: the first ``blocks`` MBConv blocks (+ 1280-d head conv).
+
+    With ``taps``, returns ``(last, [outputs of those block indices])``.
+    """
+    tapped = []
     x = layers.Rescaling(1.0 / LITE_STD, offset=-LITE_MEAN / LITE_STD, name="lite_normalise")(inputs)
     x = _conv_bn(x, 32, 3, 2, "conv_stem", "bn0")
     index = 0
@@ -65,10 +71,36 @@ def efficientnet_lite0_features(inputs: keras.KerasTensor, blocks: int = LITE0_B
             x = _conv_bn(x, c_out, 1, 1, f"{p}_project_conv", f"{p}_bn2", act=False)
             if s == 1 and c == c_out:
                 x = layers.Add(name=f"{p}_add")([x, block_in])
+            if index in taps:
+                tapped.append(x)
             index += 1
     if head and blocks >= LITE0_BLOCKS:
         x = _conv_bn(x, 1280, 1, 1, "conv_head", "bn1")
-    return x
+    return (x, tapped) if taps else x
+
+
+class MeanStdPool(layers.Layer):
+    """Per-channel mean and standard deviation over the spatial axes: [N, H, W, C] -> [N, 2C]."""
+
+    def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        """Concatenate spatial means and standard deviations."""
+        x = keras.ops.cast(x, "float32")
+        mean = keras.ops.mean(x, axis=(1, 2))
+        var = keras.ops.mean(keras.ops.square(x - mean[:, None, None, :]), axis=(1, 2))
+        return keras.ops.concatenate([mean, keras.ops.sqrt(var + 1e-6)], axis=-1)
+
+
+# Blocks whose outputs feed the probe: low-level texture (2, 4) and mid-level (7, 10, 14) statistics.
+# The network ends at block 14: the last block and the 1280-d head conv added nothing on validation
+# (MLP head, val AUC 0.765 with these levels vs 0.735 with the head conv's statistics added).
+PROBE_TAPS = (2, 4, 7, 10, 14)
+
+
+def lite0_multilevel_stats(inputs: keras.KerasTensor):  # noqa: ANN201
+    """Mean/std statistics of five Lite0 levels (blocks 2, 4, 7, 10, 14): an 896-d texture descriptor."""
+    _, tapped = efficientnet_lite0_features(inputs, blocks=PROBE_TAPS[-1] + 1, head=False, taps=PROBE_TAPS)
+    pooled = [MeanStdPool(name=f"stats_{i}")(t) for i, t in enumerate(tapped)]
+    return layers.Concatenate(name="stats")(pooled)
 
 
 def tiny_features(inputs: keras.KerasTensor):  # noqa: ANN201

@@ -76,9 +76,15 @@ def evaluate_faces(
     items: Sequence[Item], faces: Sequence[FaceCrops], predict: Predict, threshold: float
 ) -> tuple[dict[str, object], np.ndarray, np.ndarray]:
     """The report for images whose faces are known; also returns labels and scores of scored images."""
-    per_face = face_scores(faces, predict)
+    return report_from_face_scores(items, face_scores(faces, predict), threshold)
+
+
+def report_from_face_scores(
+    items: Sequence[Item], per_face: Sequence[np.ndarray], threshold: float
+) -> tuple[dict[str, object], np.ndarray, np.ndarray]:
+    """The report from each image's face probabilities (image score = its most manipulated face)."""
     has_face = np.array([len(p) > 0 for p in per_face], dtype=bool)
-    scores = np.array([float(p.max()) if len(p) else np.nan for p in per_face])
+    scores = np.array([float(np.max(p)) if len(p) else np.nan for p in per_face])
     labels = np.array([item.target for item in items], dtype=np.int64)
 
     def block(indices: Sequence[int]) -> dict[str, object]:

@@ -31,13 +31,15 @@ class FakeWebClassifier(tf.Module):
 
     def __init__(self, network: tf.keras.Model | object, input_size: int) -> None:
         super().__init__(name="fakeweb_classifier")
-        self.network = network
+        # Track the weights only: tracking the Keras model would also save its optimizer's slots.
+        self.weights = list(network.weights)
+        self._network_call = lambda x: network(x, training=False)
         self.input_size = input_size
 
     @tf.function(input_signature=[tf.TensorSpec([None, CROP_POLICY.size, CROP_POLICY.size, 3], tf.uint8, name="image")])
     def serve(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """uint8 policy crops -> manipulated_probability."""
-        logits = self.network(input_window(image, self.input_size), training=False)
+        logits = self._network_call(input_window(image, self.input_size))
         logits = tf.cast(tf.reshape(logits, [-1]), tf.float32)
         return {"manipulated_probability": tf.sigmoid(logits)}
 

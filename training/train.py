@@ -18,7 +18,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +38,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model-name", default="fakeweb")
     p.add_argument("--version", type=int, default=None, help="version number (default: highest existing + 1)")
     p.add_argument("--backbone", choices=("lite0", "tiny"), default="lite0")
+    p.add_argument(
+        "--method",
+        choices=("probe", "finetune"),
+        default="probe",
+        help="probe: frozen trunk statistics + trained head (fast); finetune: train the network end to end",
+    )
+    p.add_argument("--probe-epochs", type=int, default=40, help="head epochs of the probe method")
+    p.add_argument("--augment-copies", type=int, default=2, help="probe: augmented copies per training face")
+    p.add_argument("--sbi-copies", type=int, default=1, help="probe: self-blended fakes per real training face")
     p.add_argument("--weights", type=Path, default=None, help="converted ImageNet weights (.npz) for lite0")
     p.add_argument("--input-size", type=int, default=192, help="central square of the 224 px crop the net sees")
     p.add_argument("--epochs", type=int, default=8, help="fine-tuning epochs (after one head-only epoch)")
     p.add_argument("--head-epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (finetune: try 4e-4)")
     p.add_argument("--freeze-blocks", type=int, default=3, help="lite0 blocks (after the stem) kept frozen")
     p.add_argument("--sbi", choices=("on", "off", "compare"), default="on", help="self-blended fakes")
     p.add_argument("--sbi-rate", type=float, default=0.3, help="share of real training faces turned into SBI fakes")
@@ -113,6 +122,107 @@ def landmarks_for(crops: list[np.ndarray], cache_dir: Path | None) -> list[np.nd
     return out
 
 
+def weights_file(args: argparse.Namespace) -> Path | None:
+    """The converted ImageNet weights for lite0 (None for tiny); exits with a hint when missing."""
+    from training.backbone import DEFAULT_WEIGHTS
+
+    if args.backbone != "lite0":
+        return None
+    path = Path(args.weights or DEFAULT_WEIGHTS)
+    if not path.is_file():
+        raise SystemExit(
+            f"pretrained weights {path} not found: run `python -m training.convert_weights` once "
+            "(needs training/requirements-cpu.txt), or pass --backbone tiny"
+        )
+    return path
+
+
+def run_probe(
+    args: argparse.Namespace,
+    train_crops: np.ndarray,
+    train_targets: np.ndarray,
+    landmarks: list[np.ndarray | None] | None,
+    val_items: list[Item],
+    val_faces: list[FaceCrops],
+    detector: str,
+) -> tuple[object, dict[str, object], list[dict[str, object]]]:
+    """Probe method: cached frozen-trunk statistics of augmented copies (+ SBI fakes), heads per variant."""
+    from training.augment import augment, self_blend
+    from training.evaluate import report_from_face_scores
+    from training.probe import build_feature_model, cached_features, combine, features_of, train_head
+
+    weights = weights_file(args)
+    feature_model = build_feature_model(args.backbone, args.input_size, weights)
+    digest = hashlib.sha256(train_crops.tobytes()).hexdigest()[:16]
+    key = {
+        "backbone": args.backbone,
+        "levels": "taps-2-4-7-10-14",
+        "weights": hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights else "random",
+        "policy": CROP_POLICY.name,
+        "detector": detector,
+        "input_size": args.input_size,
+        "train_crops": digest,
+        "seed": args.seed,
+    }
+    if args.backbone == "tiny":
+        key["random_init"] = f"{time.time()}"  # an untrained trunk differs per run: never reuse its features
+
+    def copy_features(kind: str, copy: int, make: Callable[[np.random.Generator], np.ndarray]) -> np.ndarray:
+        def compute() -> np.ndarray:
+            started = time.monotonic()
+            feats = features_of(
+                feature_model, make(np.random.default_rng([args.seed, copy, len(kind)])), args.input_size
+            )
+            log(f"features {kind} copy {copy}: {feats.shape} in {time.monotonic() - started:.0f} s")
+            return feats
+
+        return cached_features(args.cache_dir, {**key, "kind": kind, "copy": copy}, compute)
+
+    base_x, base_y = [], []
+    for copy in range(1 + args.augment_copies):
+        make = (
+            (lambda rng: train_crops) if copy == 0 else (lambda rng: np.stack([augment(c, rng) for c in train_crops]))
+        )
+        base_x.append(copy_features("base", copy, make))
+        base_y.append(train_targets)
+    sbi_x = []
+    if landmarks is not None:
+        reals = np.flatnonzero(train_targets == 0)
+        for copy in range(args.sbi_copies):
+            sbi_x.append(
+                copy_features(
+                    "sbi",
+                    copy,
+                    lambda rng: np.stack([augment(self_blend(train_crops[i], landmarks[i], rng), rng) for i in reals]),
+                )
+            )
+    val_flat = np.stack([c for f in val_faces for c in f.crops])
+    val_x = cached_features(
+        args.cache_dir,
+        {**key, "kind": "val", "val_crops": hashlib.sha256(val_flat.tobytes()).hexdigest()[:16]},
+        lambda: features_of(feature_model, val_flat, args.input_size),
+    )
+    bounds = np.cumsum([0] + [f.count for f in val_faces])
+
+    def val_auc(predict: Callable[[np.ndarray], np.ndarray]) -> float:
+        probs = predict(val_x)
+        per_face = [probs[bounds[i] : bounds[i + 1]] for i in range(len(val_faces))]
+        report, _, _ = report_from_face_scores(val_items, per_face, 0.5)
+        return float(report["overall"]["auc"] or 0.0)
+
+    variants = {"on": [True], "off": [False], "compare": [False, True]}[args.sbi]
+    results = []
+    for use_sbi in variants:
+        x = np.concatenate(base_x + (sbi_x if use_sbi else []))
+        y = np.concatenate(base_y + ([np.ones(len(s), np.float32) for s in sbi_x] if use_sbi else []))
+        head, info = train_head(
+            x, y, val_auc, args.probe_epochs, args.lr, args.seed, log, f"sbi={'on' if use_sbi else 'off'}"
+        )
+        results.append((head, {"sbi": use_sbi, "training_rows": len(x), **info}))
+    head, chosen = max(results, key=lambda r: r[1]["best"]["val_auc"])
+    return combine(feature_model, head, args.input_size), chosen, [r[1] for r in results]
+
+
 def build_network(backbone: str, input_size: int, weights: Path | None, freeze_blocks: int):  # noqa: ANN201
     """The classifier network: float RGB [0, 255] in, one logit out."""
     import keras
@@ -127,13 +237,7 @@ def build_network(backbone: str, input_size: int, weights: Path | None, freeze_b
     logit = layers.Dense(1, dtype="float32", name="logit")(x)
     network = keras.Model(inputs, logit, name=f"fakeweb_{backbone}")
     if backbone == "lite0":
-        weights_file = weights or DEFAULT_WEIGHTS
-        if not Path(weights_file).is_file():
-            raise SystemExit(
-                f"pretrained weights {weights_file} not found: run `python -m training.convert_weights` once "
-                "(needs training/requirements-cpu.txt), or pass --backbone tiny"
-            )
-        log(f"loaded ImageNet weights into {load_lite0_weights(network, Path(weights_file))} layers")
+        log(f"loaded ImageNet weights into {load_lite0_weights(network, weights or DEFAULT_WEIGHTS)} layers")
     frozen_prefixes = ("conv_stem", "bn0", *tuple(f"blocks_{i}_" for i in range(freeze_blocks)))
     for layer in network.layers:
         if isinstance(layer, layers.BatchNormalization) or layer.name.startswith(frozen_prefixes):
@@ -203,7 +307,7 @@ def fit_variant(
     from training.export import input_window
 
     keras.utils.set_random_seed(args.seed)
-    network = build_network(args.backbone, args.input_size, args.weights, args.freeze_blocks)
+    network = build_network(args.backbone, args.input_size, weights_file(args), args.freeze_blocks)
 
     @tf.function(reduce_retracing=True)
     def logits_of(batch: tf.Tensor) -> tf.Tensor:
@@ -287,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = split_counts(split)
     log(f"split: {json.dumps(counts)}")
     cache = CropCache(args.cache_dir)
+    log(f"detector {cache.version} {json.dumps(detector_params())}")
     faces = {name: faces_of(split[name], args.data, cache) for name in ("train", "val", "test")}
     log(f"faces ready ({time.monotonic() - started:.0f} s)")
 
@@ -299,18 +404,23 @@ def main(argv: list[str] | None = None) -> int:
         landmarks = landmarks_for(list(train_crops), args.cache_dir)
         log(f"landmarks: {sum(lm is not None for lm in landmarks)}/{len(landmarks)} crops have a face mesh")
 
-    variants = {"on": [True], "off": [False], "compare": [False, True]}[args.sbi]
-    results = []
-    for use_sbi in variants:
-        results.append(
-            fit_variant(args, setup, use_sbi, train_crops, train_targets, landmarks, split["val"], faces["val"])
+    if args.method == "probe":
+        network, chosen, variant_records = run_probe(
+            args, train_crops, train_targets, landmarks, split["val"], faces["val"], cache.version
         )
-    network, chosen = max(results, key=lambda r: r[1]["best"]["val_auc"])
+    else:
+        variants = {"on": [True], "off": [False], "compare": [False, True]}[args.sbi]
+        results = [
+            fit_variant(args, setup, use_sbi, train_crops, train_targets, landmarks, split["val"], faces["val"])
+            for use_sbi in variants
+        ]
+        network, chosen = max(results, key=lambda r: r[1]["best"]["val_auc"])
+        variant_records = [r[1] for r in results]
     if not setup.is_chief:
         return 0
     train_seconds = time.monotonic() - started
     log(f"chosen: sbi={chosen['sbi']} best={chosen['best']}")
-    return finish(args, setup, network, chosen, [r[1] for r in results], split, faces, counts, train_seconds)
+    return finish(args, setup, network, chosen, variant_records, split, faces, counts, train_seconds)
 
 
 def finish(
@@ -371,7 +481,10 @@ def finish(
             "device": setup.name,
             "mixed_precision": setup.mixed_precision,
             "workers": setup.workers,
-            "epochs": args.epochs,
+            "method": args.method,
+            "epochs": args.epochs if args.method == "finetune" else args.probe_epochs,
+            "augment_copies": args.augment_copies,
+            "sbi_copies": args.sbi_copies,
             "head_epochs": args.head_epochs,
             "batch_size": args.batch_size,
             "lr": args.lr,

@@ -43,12 +43,8 @@ def test_tiny_training_run_exports_a_servable_model(shared_data: Path, tmp_path:
             str(out),
             "--backbone",
             "tiny",
-            "--epochs",
-            "1",
-            "--head-epochs",
-            "0",
-            "--batch-size",
-            "8",
+            "--probe-epochs",
+            "2",
             "--max-per-source-label",
             "5",
             "--sbi",
@@ -90,6 +86,19 @@ def test_tiny_training_run_exports_a_servable_model(shared_data: Path, tmp_path:
 
     # a second run without --version takes the next number and never overwrites
     assert train.next_version(out / "fakeweb") == 2
+
+
+def test_finetune_method_trains_end_to_end(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "models"
+    args = ["--device", "cpu", "--data", str(shared_data), "--out", str(out), "--backbone", "tiny"]
+    args += ["--method", "finetune", "--epochs", "1", "--head-epochs", "0", "--batch-size", "8"]
+    args += ["--max-per-source-label", "3", "--sbi", "on", "--version", "7", "--cache-dir", str(tmp_path / "c")]
+    assert train.main(args) == 0
+    card = json.loads((out / "fakeweb" / "7" / "model_card.json").read_text())
+    assert card["training"]["method"] == "finetune" and card["training"]["sbi_chosen"] is True
+    serve = tf.saved_model.load(str(out / "fakeweb" / "7")).signatures["serving_default"]
+    probs = serve(image=tf.zeros([2, 224, 224, 3], tf.uint8))["manipulated_probability"]
+    assert probs.shape == (2,)
 
 
 def test_evaluate_cli_writes_all_fields(small_folder: Path, tmp_path: Path) -> None:
