@@ -196,6 +196,7 @@ def test_serving_down_fails_classify_cleanly_and_new_jobs_succeed_once_it_is_bac
         fault_stack.stack.ctl("start", "serving")
     assert document["status"] == "failed", document
     assert document["error"]["code"] == "serving_unavailable"
+    assert f"{CLASSIFY_TASK}: gave up after {MAX_RETRIES} retries" in document["error"]["message"]
     assert document["timings"]["detect"]["finished_at"] is not None
 
     fault_stack.wait_ready(180)

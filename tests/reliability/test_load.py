@@ -3,9 +3,9 @@
 Every job must end, none may be lost or duplicated (one result per detected face, no face index
 twice), no worker may restart, and each worker's resident memory must stay under a bound.
 
-Size: ``FAKEWEB_LOAD_JOBS`` (default 60, the CI size) and ``FAKEWEB_LOAD_CLIENTS`` (default 20);
-the issue's full run is ``FAKEWEB_LOAD_JOBS=200``. The numbers are printed (run with ``-s``) and
-written to ``load-summary.json`` in the stack's folder.
+Size: ``FAKEWEB_LOAD_JOBS`` (default 200) and ``FAKEWEB_LOAD_CLIENTS`` (default 20); 200 jobs took
+about 70 s on the 2-core machine, inside the suite's budget, so CI runs the issue's full size. The
+numbers are printed (run with ``-s``) and written to ``load-summary.json`` in the stack's folder.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from tests.reliability.stackops import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-JOBS = int(os.environ.get("FAKEWEB_LOAD_JOBS", "60"))
+JOBS = int(os.environ.get("FAKEWEB_LOAD_JOBS", "200"))
 CLIENTS = int(os.environ.get("FAKEWEB_LOAD_CLIENTS", "20"))
 # A worker holding TensorFlow and MediaPipe measured ~760 MB (platform facts); twice that is a leak.
 WORKER_RSS_BOUND_KB = 1_500_000
