@@ -66,6 +66,17 @@ return 1
 """
 
 
+# Ends a job atomically unless it is gone or already final. KEYS: job hash. ARGV: field/value pairs.
+_COMPLETE_IF_OPEN_LUA = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if (not status) or status == 'completed' or status == 'failed' or status == 'no_face' then
+  return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
 class JobNotFound(Exception):
     """No record exists for the job id."""
 
@@ -76,6 +87,7 @@ class JobStore:
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
         self._record_chunk = client.register_script(_RECORD_CHUNK_LUA)
+        self._complete_if_open = client.register_script(_COMPLETE_IF_OPEN_LUA)
         self._update_if_exists = client.register_script(_UPDATE_IF_EXISTS_LUA)
 
     @classmethod
@@ -165,9 +177,16 @@ class JobStore:
         """Record the end of ``stage`` together with any result fields."""
         self.update(job_id, **{f"{stage.value}_finished": time.time(), **fields})
 
-    def complete(self, job_id: str, status: JobStatus, **fields: Any) -> None:
-        """Put the job in a final state."""
-        self.update(job_id, status=status.value, stage="", **fields)
+    def complete(self, job_id: str, status: JobStatus, **fields: Any) -> bool:
+        """Put the job in a final state unless it already has one (the sweeper may have failed it).
+
+        Returns True if this call ended the job.
+        """
+        fields = {"status": status.value, "stage": "", "updated_at": time.time(), **fields}
+        argv: list[str] = []
+        for name, value in fields.items():
+            argv += [name, _text(value)]
+        return bool(self._complete_if_open(keys=[JOB_KEY.format(job_id=job_id)], args=argv))
 
     def fail(self, job_id: str, reason: str, message: str) -> None:
         """Mark the job failed with a stable reason code, unless it already ended."""

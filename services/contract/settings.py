@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     annotate_genuine_boxes: bool = Field(True, description="Draw a thin green box around genuine faces.")
     annotate_unjudgeable_boxes: bool = Field(True, description="Draw a grey dashed box around unjudgeable faces.")
 
-    task_max_retries: int = Field(5, ge=0, description="Retries of a stage on transient faults before the job fails.")
+    task_max_retries: int = Field(
+        5, ge=0, description="Retries of a stage on transient faults (backoff 1, 2, 4 ... s) before the job fails."
+    )
     task_retry_backoff_max_s: int = Field(30, gt=0, description="Cap of the exponential retry backoff.")
     visibility_timeout_s: int = Field(900, gt=0, description="Redis redelivers a task not acknowledged within this.")
     stuck_job_timeout_s: int = Field(

@@ -124,8 +124,10 @@ class StageTask(Task):
     """Base class for pipeline stages: retry transient faults, fail the job on anything else."""
 
     autoretry_for = TRANSIENT_ERRORS
+    # Deterministic 1, 2, 4, 8, 16 ... s (capped): with full jitter the whole retry budget was
+    # sometimes spent within a few seconds, so a short S3 or Redis blip failed jobs.
     retry_backoff = 1
-    retry_jitter = True
+    retry_jitter = False
     acks_late = True
     _jobs: JobStore | None = None
     _store: ObjectStore | None = None
