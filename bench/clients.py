@@ -3,7 +3,8 @@
 FakeWeb latency (``latency_s``) runs from sending the upload to the moment the job record says the
 job ended (its final ``updated_at``, the instant a GET would return the result; same clock, same
 machine). ``observed_s`` is when this client actually saw it, which adds the polling interval
-(5 ms doubling to at most 50 ms; fast polling would load the gateway the run is measuring).
+(5 ms doubling to 50 ms, or to a tenth of the time waited so far when that is longer; fast polling
+would load the gateway the run is measuring).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ API_KEY = "fakeweb-dev-key"
 FINAL = {"completed", "failed", "no_face"}
 POLL_FIRST_S = 0.005
 POLL_MAX_S = 0.05
+# A long wait is polled less often (a tenth of the time waited so far), so eight clients do not
+# load the gateway they measure with hundreds of GETs per second.
+POLL_SHARE = 0.1
 
 
 class _PerThread(threading.local):
@@ -61,7 +65,7 @@ class StackClient:
                 break
             if time.monotonic() - sent > self.timeout_s:
                 raise TimeoutError(f"job {job_id} still {doc.get('status')} after {self.timeout_s} s")
-            delay = min(POLL_MAX_S, delay * 2)
+            delay = min(delay * 2, max(POLL_MAX_S, POLL_SHARE * (time.monotonic() - sent)))
         observed = time.monotonic() - sent
         return Sample(
             latency_s=max(0.0, float(doc["updated_at"]) - sent_wall),

@@ -102,8 +102,10 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     left.set(xlabel="concurrent clients (closed loop)", ylabel="photos / s", title="Throughput, one-face ~1 MP photo")
     right.set(xlabel="concurrent clients (closed loop)", ylabel="ms", title="End-to-end latency (p50, p95)")
     right.set_yscale("log")
+    ticks = sorted({r["clients"] for runs in series.values() for r in runs})
     for axis in (left, right):
         axis.set_xscale("log", base=2)
+        axis.set_xticks(ticks, [str(t) for t in ticks])
         axis.grid(True, alpha=0.3)
     left.legend(fontsize=7)
     right.legend(fontsize=6, ncol=2)

@@ -41,6 +41,7 @@ from bench.clients import BaselineClient, StackClient  # noqa: E402
 from bench.load import Sample, closed_loop, latency_stats  # noqa: E402
 from bench.profile import profile_pipeline  # noqa: E402
 from bench.servers import running_baseline, running_stack  # noqa: E402
+from bench.stack_profile import profile_stack  # noqa: E402
 from bench.workload import ALL_SPECS, FACE_SERIES, PIXEL_SERIES, REFERENCE, Photo, build_photos, unique_copy  # noqa: E402
 
 THRESHOLD = 0.0
@@ -61,6 +62,7 @@ MODES = {
         "growth_warm_up": True,
         "cache_window_s": 8.0,
         "profile_photos": 8,
+        "profile_stack_s": 20.0,
     },
     "quick": {
         "clients": (1, 2),
@@ -71,6 +73,7 @@ MODES = {
         "growth_warm_up": False,
         "cache_window_s": 1.0,
         "profile_photos": 1,
+        "profile_stack_s": 3.0,
     },
 }
 
@@ -176,7 +179,12 @@ def inprocess_again(pipeline: Any, photos: dict[str, Photo], mode: dict[str, Any
 
 
 def stack_phase(
-    run_dir: Path, model_base: Path, photos: dict[str, Photo], mode: dict[str, Any], run_inprocess: Any
+    run_dir: Path,
+    model_base: Path,
+    photos: dict[str, Photo],
+    mode: dict[str, Any],
+    run_inprocess: Any,
+    raw_dir: Path,
 ) -> dict[str, Any]:
     """The full stack: in-process/stack pairs, concurrency runs, growth, result cache, then 2 processes per worker."""
     reference = photos[REFERENCE.name]
@@ -211,6 +219,8 @@ def stack_phase(
             log(f"stack: C={clients}")
             runs.append(closed_loop(distinct, clients, mode["window_s"]).summary())
             log(f"stack: C={clients}: {runs[-1]['throughput_photos_per_s']} photos/s, p50 {runs[-1]['p50_ms']} ms")
+        log("stack: py-spy samples of the gateway and workers at C = 1 (not part of the figures)")
+        stack_profile = profile_stack(bench_stack, distinct, mode["profile_stack_s"], 200, raw_dir)
         growth = {}
         for spec in (*FACE_SERIES, *PIXEL_SERIES):
             log(f"stack: {spec.name}")
@@ -250,6 +260,7 @@ def stack_phase(
             log(f"stack x2: C={clients}: {row['throughput_photos_per_s']} photos/s, p50 {row['p50_ms']} ms")
         client.close()
     return {
+        "profile_stack": stack_profile,
         "pairs": pairs,
         "inprocess_samples": local,
         "stack": {
@@ -398,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
 
     pipeline = InProcessPipeline(model.path, Settings())
     inprocess = inprocess_phase(pipeline, photos, mode)
-    stack = stack_phase(run_dir, model_base, photos, mode, inprocess_runner(pipeline))
+    raw_dir = args.work_dir.parent / "py-spy-latest"
+    stack = stack_phase(run_dir, model_base, photos, mode, inprocess_runner(pipeline), raw_dir)
     baseline = baseline_phase(run_dir, photos, mode)
     before = inprocess["reference_samples"]
     after = inprocess_again(pipeline, photos, mode)
@@ -457,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets(found),
         "scenarios": scenarios,
         "profile_inprocess": profile,
+        "profile_stack": stack["profile_stack"],
     }
     results["duration_s"] = round(time.time() - began, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)

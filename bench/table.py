@@ -94,6 +94,17 @@ def tables(results: dict[str, Any]) -> str:
         top = list(profile["share_of_time"].items())[:4]
         parts = ", ".join(f"{name} {share:.0%}" for name, share in top)
         lines += ["", f"Profile of the in-process pipeline ({profile['tool']}, {profile['photos']} photos): {parts}."]
+    stack_profile = results.get("profile_stack")
+    if stack_profile:
+        lines += ["", f"Stack profile ({stack_profile['tool']}), share of each process's busy samples:", ""]
+        for name, summary in stack_profile["processes"].items():
+            if "error" in summary:
+                lines.append(f"- {name}: no samples ({summary['error'].strip()[:120]})")
+                continue
+            # The task function itself holds nearly every sample; show what is inside it.
+            top = [(fn, share) for fn, share in summary["top_fakeweb_functions"].items() if share < 0.85][:6]
+            parts = ", ".join(f"`{fn.split(' (')[0]}` {share:.0%}" for fn, share in top)
+            lines.append(f"- {name}: outside FakeWeb code {summary['outside_fakeweb_code']:.0%}; {parts}")
     return "\n".join(lines) + "\n"
 
 

@@ -70,6 +70,15 @@ def test_scaling_and_cache_scenarios_did_what_they_say(results):
     assert answered == total > 0
 
 
+def test_both_profiles_are_recorded(results):
+    assert results["profile_inprocess"]["share_of_time"]
+    assert results["profile_inprocess"]["photos"] == 1
+    processes = results["profile_stack"]["processes"]
+    assert set(processes) == {"gateway", "detector", "classifier", "annotator"}
+    for summary in processes.values():  # py-spy may lack ptrace permission; then it says why
+        assert summary.get("busy_samples", 0) > 0 or summary["error"]
+
+
 def test_growth_covers_faces_and_pixels_in_all_three_systems(results):
     growth = results["scenarios"]["growth"]
     assert set(growth) == set(GROWTH)
