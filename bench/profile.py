@@ -56,8 +56,11 @@ def hot_spots(root: Any) -> dict[str, float]:
 
 def profile_pipeline(pipeline: Any, jpeg: bytes, runs: int, threshold: float, out: Path) -> dict[str, Any]:
     """Profile ``runs`` calls of ``pipeline.run``; write the call tree to ``out``; return the hot spots' shares."""
-    from pyinstrument import Profiler
-    from pyinstrument.renderers import ConsoleRenderer
+    try:
+        from pyinstrument import Profiler
+        from pyinstrument.renderers import ConsoleRenderer
+    except ImportError:
+        return {"tool": "pyinstrument", "error": "pyinstrument is not installed (pip install -r requirements.lock)"}
 
     pipeline.run(jpeg, threshold)  # warm-up outside the profile
     profiler = Profiler(interval=0.001)

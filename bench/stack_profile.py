@@ -79,6 +79,12 @@ def profile_stack(bench_stack: BenchStack, request: Any, seconds: float, rate: i
     A py-spy that cannot attach (no ptrace permission) is reported in the summary, never raised.
     """
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).is_file():
+        return {
+            "tool": "py-spy",
+            "error": "py-spy is not installed (pip install -r requirements.lock)",
+            "processes": {},
+        }
     raw_dir.mkdir(parents=True, exist_ok=True)
     pids = {name: bench_stack.stack.pid_of(name) for name in PROCESSES}
     spy_args = ["record", "--rate", str(rate), "--duration", str(max(1, round(seconds))), "--format", "raw"]

@@ -90,12 +90,12 @@ def tables(results: dict[str, Any]) -> str:
             f"{_num(row['stack']['p50_ms'])} | {_num(row['baseline']['p50_ms'])} |"
         )
     profile = results.get("profile_inprocess")
-    if profile:
+    if profile and "share_of_time" in profile:
         top = list(profile["share_of_time"].items())[:4]
         parts = ", ".join(f"{name} {share:.0%}" for name, share in top)
         lines += ["", f"Profile of the in-process pipeline ({profile['tool']}, {profile['photos']} photos): {parts}."]
     stack_profile = results.get("profile_stack")
-    if stack_profile:
+    if stack_profile and stack_profile.get("processes"):
         lines += ["", f"Stack profile ({stack_profile['tool']}), share of each process's busy samples:", ""]
         for name, summary in stack_profile["processes"].items():
             if "error" in summary:
