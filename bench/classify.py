@@ -39,8 +39,8 @@ from services.contract.schemas import DetectedFace, DetectionResult  # noqa: E40
 from services.contract.settings import Settings  # noqa: E402
 from services.contract.storage import ObjectStore, crop_key, faces_key  # noqa: E402
 from services.contract.tasks import CLASSIFY_TASK, make_celery, send_stage  # noqa: E402
-from tests.detector.servers import ensure_bucket, running_servers, stage_env  # noqa: E402
 from tests.serving.harness import serving_stand_in  # noqa: E402
+from tests.support.servers import make_test_settings, running, settings_env, wait_for_redis, wait_for_s3  # noqa: E402
 
 BATCH_SIZES = (1, 4, 16, 32)
 
@@ -222,12 +222,15 @@ def main() -> None:
             report["hop"] = bench_hop(base, address, args.repeat)
             if not args.skip_stage:
                 report["stage"] = {"jobs": args.jobs, "faces_per_job": args.faces, "runs": {}}
-                with running_servers(work / "servers") as servers:
-                    env = {**stage_env(servers), "FAKEWEB_SERVING_ADDRESS": address, "FAKEWEB_MODEL_NAME": "fakeweb"}
-                    ensure_bucket(ObjectStore(Settings(**{k[len("FAKEWEB_") :].lower(): v for k, v in env.items()})))
+                servers_dir = work / "servers"
+                settings = make_test_settings(servers_dir, serving_address=address, model_name="fakeweb")
+                with running("redis", settings, servers_dir), running("s3", settings, servers_dir):
+                    wait_for_redis(settings.redis_url)
+                    wait_for_s3(settings)
+                    env = settings_env(settings)
                     for workers in (1, 2):
                         for batch in BATCH_SIZES:
-                            result = bench_stage(env, servers.redis_url, workers, batch, args.jobs, args.faces, work)
+                            result = bench_stage(env, settings.redis_url, workers, batch, args.jobs, args.faces, work)
                             report["stage"]["runs"][f"workers={workers},batch={batch}"] = result
         report["load_average_at_end"] = os.getloadavg()[0]
     out = REPO / "bench" / "results" / "classify.json"
