@@ -29,19 +29,24 @@ def input_window(image: tf.Tensor, input_size: int) -> tf.Tensor:
 class FakeWebClassifier(tf.Module):
     """A Keras network (logit out) behind FakeWeb's serving signature."""
 
-    def __init__(self, network: tf.keras.Model | object, input_size: int) -> None:
+    def __init__(
+        self, network: tf.keras.Model | object, input_size: int, calibration: tuple[float, float] = (1.0, 0.0)
+    ) -> None:
         super().__init__(name="fakeweb_classifier")
         # Track the weights only: tracking the Keras model would also save its optimizer's slots.
         self.weights = list(network.weights)
         self._network_call = lambda x: network(x, training=False)
         self.input_size = input_size
+        # Platt scaling baked into the graph: probability = sigmoid(scale * logit + bias).
+        self.calibration_scale = tf.constant(float(calibration[0]), tf.float32)
+        self.calibration_bias = tf.constant(float(calibration[1]), tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([None, CROP_POLICY.size, CROP_POLICY.size, 3], tf.uint8, name="image")])
     def serve(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """uint8 policy crops -> manipulated_probability."""
         logits = self._network_call(input_window(image, self.input_size))
         logits = tf.cast(tf.reshape(logits, [-1]), tf.float32)
-        return {"manipulated_probability": tf.sigmoid(logits)}
+        return {"manipulated_probability": tf.sigmoid(self.calibration_scale * logits + self.calibration_bias)}
 
 
 def write_warmup_requests(version_dir: Path, crops: np.ndarray, model_name: str = "fakeweb") -> Path:
@@ -60,12 +65,19 @@ def write_warmup_requests(version_dir: Path, crops: np.ndarray, model_name: str 
     return path
 
 
-def export_saved_model(network: object, input_size: int, version_dir: Path, warmup_crops: np.ndarray) -> Path:
-    """Write the SavedModel and its warm-up requests into ``version_dir`` (created, must be empty)."""
+def export_saved_model(
+    network: object,
+    input_size: int,
+    version_dir: Path,
+    warmup_crops: np.ndarray,
+    calibration: tuple[float, float] = (1.0, 0.0),
+) -> Path:
+    """Write the SavedModel (with ``calibration`` = Platt scale, bias on the logit) and its warm-up
+    requests into ``version_dir`` (created, must be empty)."""
     version_dir = Path(version_dir)
     if version_dir.exists() and any(version_dir.iterdir()):
         raise FileExistsError(f"{version_dir} is not empty; choose another --version")
-    module = FakeWebClassifier(network, input_size)
+    module = FakeWebClassifier(network, input_size, calibration)
     tf.saved_model.save(module, str(version_dir), signatures={"serving_default": module.serve})
     write_warmup_requests(version_dir, warmup_crops)
     return version_dir

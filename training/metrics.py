@@ -93,3 +93,55 @@ def summarise(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[
         **rates_at(labels, scores, threshold),
         "tpr_at_5pct_fpr": tpr_at_fpr(labels, scores, 0.05),
     }
+
+
+def _logit(scores: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, 1.0 - 1e-6)
+    return np.log(p / (1.0 - p))
+
+
+def fit_platt(labels: np.ndarray, scores: np.ndarray, balanced: bool = True) -> tuple[float, float]:
+    """Platt scaling on the logit of ``scores``: (scale, bias) minimising the log loss of
+    ``sigmoid(scale * logit(score) + bias)``; ``balanced`` weights both classes equally (a 50% prior)."""
+    y = np.asarray(labels, dtype=np.float64)
+    z = _logit(scores)
+    w = np.ones_like(y)
+    if balanced and 0 < y.sum() < len(y):
+        w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1.0 - y.mean()))
+    a, b = 1.0, 0.0
+    for _ in range(100):  # Newton steps on a convex 2-parameter problem
+        p = 1.0 / (1.0 + np.exp(-(a * z + b)))
+        g = np.array([np.sum(w * (p - y) * z), np.sum(w * (p - y))])
+        h = w * p * (1.0 - p)
+        hess = np.array([[np.sum(h * z * z), np.sum(h * z)], [np.sum(h * z), np.sum(h)]]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hess, g)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(a), float(b)
+
+
+def apply_platt(scores: np.ndarray, calibration: tuple[float, float]) -> np.ndarray:
+    """``sigmoid(scale * logit(score) + bias)`` (what the exported graph computes)."""
+    return 1.0 / (1.0 + np.exp(-(calibration[0] * _logit(scores) + calibration[1])))
+
+
+def threshold_for_fpr(labels: np.ndarray, scores: np.ndarray, max_fpr: float) -> float:
+    """Lowest score threshold (``score >= t`` is manipulated) whose FPR on the reals is <= ``max_fpr``."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    reals = np.sort(scores[labels == 0])[::-1]
+    allowed = int(np.floor(max_fpr * len(reals)))  # reals that may score at or above the threshold
+    if allowed >= len(reals):
+        return float(reals.min())
+    above = reals[allowed]  # the highest real that must stay below the threshold
+    higher = scores[scores > above]
+    return float((above + higher.min()) / 2.0) if len(higher) else float(above) + 1e-6
+
+
+def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> float | None:
+    """Count-weighted mean |mean probability - fake fraction| over equal-width probability bins."""
+    rows = calibration_bins(labels, scores, bins)
+    total = sum(r["count"] for r in rows)
+    if not total:
+        return None
+    return float(sum(r["count"] * abs(r["mean_probability"] - r["fake_fraction"]) for r in rows) / total)

@@ -14,6 +14,22 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+def _calibration_lines(calibration: dict | None) -> list[str]:
+    if not calibration:
+        return ["- Calibration: none (raw sigmoid of the head's logit)"]
+    return [
+        f"- Calibration (baked into the graph): `manipulated_probability = sigmoid({calibration['scale']:.4f} * "
+        f"logit + {calibration['bias']:.4f})`; {calibration['method']}. With classes weighted equally the bias "
+        f"would be {calibration['balanced_bias']:.4f}; the shift corresponds to a prior of "
+        f"{calibration['implied_fake_prior']:.1%} manipulated faces. Raw operating threshold "
+        f"{calibration['raw_operating_threshold']:.4f} (target FPR {calibration['target_fpr']:.0%} on validation "
+        f"reals); the balanced-accuracy (Youden) point would be {calibration['youden_threshold_calibrated']:.3f} "
+        f"calibrated. ECE on validation (equal priors): "
+        f"{_fmt(calibration.get('validation_balanced_probabilities_ece'))}; on test at the shifted prior: "
+        f"{_fmt(calibration.get('test_ece_at_implied_prior'))}",
+    ]
+
+
 def render_markdown(card: dict) -> str:
     """The card as Markdown: provenance, data, split, metrics per source, threshold, caveats."""
     lines = [
@@ -29,6 +45,7 @@ def render_markdown(card: dict) -> str:
         f"central {card['network']['input_size']} px of the crop; pretrained: {card['network']['pretrained']}",
         f"- Self-blended fakes: {'used' if card['training']['sbi_chosen'] else 'not used'} (chosen on validation)",
         f"- **Threshold: {card['threshold']:.4f}** ({card['threshold_rule']})",
+        *_calibration_lines(card.get("calibration")),
         "",
         "## Split (images per source and label)",
         "",
@@ -55,7 +72,8 @@ def render_markdown(card: dict) -> str:
     lines += ["", "## Training history", ""]
     for variant in card["training"]["variants"]:
         lines.append(
-            f"- SBI {'on' if variant['sbi'] else 'off'}: best validation AUC "
+            f"- SBI {'on' if variant['sbi'] else 'off'}, class-balanced weights "
+            f"{'on' if variant.get('balance') else 'off'}: best validation AUC "
             f"{_fmt(variant['best'].get('val_auc'))} at epoch {variant['best'].get('epoch')}"
         )
         for record in variant["history"]:

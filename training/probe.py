@@ -34,6 +34,49 @@ def build_feature_model(backbone: str, input_size: int, weights: Path | None):  
     return model
 
 
+# SRM-style fixed high-pass filters (Fridrich & Kodovsky's rich-model residuals), applied to each
+# RGB channel: the 3x3 "square" residual, the 5x5 KV residual and a horizontal 2nd-order residual.
+SRM_KERNELS = (
+    np.array([[0, 0, 0, 0, 0], [0, -1, 2, -1, 0], [0, 2, -4, 2, 0], [0, -1, 2, -1, 0], [0, 0, 0, 0, 0]]) / 4.0,
+    np.array([[-1, 2, -2, 2, -1], [2, -6, 8, -6, 2], [-2, 8, -12, 8, -2], [2, -6, 8, -6, 2], [-1, 2, -2, 2, -1]])
+    / 12.0,
+    np.array([[0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 1, -2, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]) / 2.0,
+)
+
+
+def residual_stats(x):  # noqa: ANN001, ANN201
+    """Noise-residual statistics of float RGB [0, 255] crops: 3 SRM filters x 3 channels at full and half
+    resolution (filters evaluated at every second pixel, to stay cheap), each summarised by std,
+    mean |r| and log kurtosis -> [N, 54]."""
+    import tensorflow as tf
+
+    kernel = np.stack(SRM_KERNELS, axis=-1)[:, :, None, :].repeat(3, axis=2).astype(np.float32)  # [5,5,3,3]
+    kernel = tf.constant(kernel)
+    out = []
+    for scale in (1, 2):
+        image = x if scale == 1 else tf.nn.avg_pool2d(x, 2, 2, "VALID")
+        r = tf.nn.depthwise_conv2d(image, kernel, [1, 2, 2, 1], "VALID")
+        mean = tf.reduce_mean(r, axis=(1, 2), keepdims=True)
+        centred = r - mean
+        var = tf.reduce_mean(tf.square(centred), axis=(1, 2))
+        fourth = tf.reduce_mean(tf.square(tf.square(centred)), axis=(1, 2))
+        out += [
+            tf.sqrt(var + 1e-6),
+            tf.reduce_mean(tf.abs(r), axis=(1, 2)),
+            tf.math.log(fourth / (tf.square(var) + 1e-6) + 1e-6),
+        ]
+    return tf.concat(out, axis=-1)
+
+
+class ResidualStats:
+    """Callable 'model' for ``features_of``: noise-residual statistics (no weights)."""
+
+    output_dim = 54
+
+    def __call__(self, x, training: bool = False):  # noqa: ANN001
+        return residual_stats(x)
+
+
 def features_of(feature_model: object, crops: np.ndarray, input_size: int, batch_size: int = 32) -> np.ndarray:
     """Statistics of uint8 policy crops, through the same input window the export uses."""
     import tensorflow as tf
@@ -45,7 +88,10 @@ def features_of(feature_model: object, crops: np.ndarray, input_size: int, batch
         return feature_model(input_window(batch, input_size), training=False)
 
     out = [run(tf.constant(crops[i : i + batch_size])).numpy() for i in range(0, len(crops), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0, int(feature_model.output.shape[-1])), np.float32)
+    if out:
+        return np.concatenate(out)
+    width = getattr(feature_model, "output_dim", None) or int(feature_model.output.shape[-1])
+    return np.zeros((0, width), np.float32)
 
 
 def cached_features(cache_dir: Path | None, key: dict[str, object], compute: Callable[[], np.ndarray]) -> np.ndarray:
@@ -89,8 +135,10 @@ def train_head(
     seed: int,
     log: Callable[[str], None],
     label: str,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[object, dict[str, object]]:
-    """Fit the head; keep the weights of the epoch with the best ``evaluate(predict_from_features)``."""
+    """Fit the head (optionally with per-row ``sample_weight``); keep the weights of the epoch with
+    the best ``evaluate(predict_from_features)``."""
     import keras
 
     head = build_head(x, seed=seed)
@@ -111,7 +159,8 @@ def train_head(
     history = []
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(x))
-        fit = head.fit(x[order], y[order], batch_size=128, epochs=1, verbose=0)
+        weights = None if sample_weight is None else sample_weight[order]
+        fit = head.fit(x[order], y[order], sample_weight=weights, batch_size=128, epochs=1, verbose=0)
         val_auc = evaluate(predict)
         record = {
             "epoch": epoch,
@@ -131,9 +180,30 @@ def train_head(
     return head, {"best": best, "history": history}
 
 
-def combine(feature_model: object, head: object, input_size: int):  # noqa: ANN201
-    """One network for export: float crops -> statistics -> head -> logit."""
+class _ProbeNetwork:
+    """Trunk statistics (+ optional residual statistics) -> head, as one callable with ``weights``."""
+
+    def __init__(self, feature_model: object, head: object, residual: bool) -> None:
+        self.feature_model, self.head, self.residual = feature_model, head, residual
+        self.weights = list(feature_model.weights) + list(head.weights)
+
+    def __call__(self, x, training: bool = False):  # noqa: ANN001
+        import tensorflow as tf
+
+        stats = self.feature_model(x, training=False)
+        if self.residual:
+            stats = tf.concat([stats, residual_stats(x)], axis=-1)
+        return self.head(stats, training=False)
+
+    def count_params(self) -> int:
+        return int(self.feature_model.count_params() + self.head.count_params())
+
+
+def combine(feature_model: object, head: object, input_size: int, residual: bool = False):  # noqa: ANN201
+    """One network for export: float crops -> statistics (+ residual statistics) -> head -> logit."""
     import keras
 
+    if residual:
+        return _ProbeNetwork(feature_model, head, residual)
     inputs = keras.Input((input_size, input_size, 3), name="crop")
     return keras.Model(inputs, head(feature_model(inputs)), name="fakeweb_lite0_probe")

@@ -55,6 +55,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (finetune: try 4e-4)")
     p.add_argument("--freeze-blocks", type=int, default=3, help="lite0 blocks (after the stem) kept frozen")
     p.add_argument("--sbi", choices=("on", "off", "compare"), default="on", help="self-blended fakes")
+    p.add_argument(
+        "--balance",
+        choices=("on", "off", "compare"),
+        default="off",
+        help="probe: weight training rows so every (source, label) group counts equally",
+    )
+    p.add_argument(
+        "--residual",
+        choices=("on", "off", "compare"),
+        default="off",
+        help="probe: add SRM noise-residual statistics (54-d) to the trunk statistics",
+    )
+    p.add_argument(
+        "--target-fpr",
+        type=float,
+        default=0.10,
+        help="operating point: calibrated probability 0.5 = the lowest validation threshold with FPR <= this",
+    )
     p.add_argument("--sbi-rate", type=float, default=0.3, help="share of real training faces turned into SBI fakes")
     p.add_argument("--max-per-source-label", type=int, default=None, help="cap images per source/label (smoke runs)")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
@@ -141,6 +159,7 @@ def run_probe(
     args: argparse.Namespace,
     train_crops: np.ndarray,
     train_targets: np.ndarray,
+    train_sources: list[str],
     landmarks: list[np.ndarray | None] | None,
     val_items: list[Item],
     val_faces: list[FaceCrops],
@@ -149,7 +168,14 @@ def run_probe(
     """Probe method: cached frozen-trunk statistics of augmented copies (+ SBI fakes), heads per variant."""
     from training.augment import augment, self_blend
     from training.evaluate import report_from_face_scores
-    from training.probe import build_feature_model, cached_features, combine, features_of, train_head
+    from training.probe import (
+        ResidualStats,
+        build_feature_model,
+        cached_features,
+        combine,
+        features_of,
+        train_head,
+    )
 
     weights = weights_file(args)
     feature_model = build_feature_model(args.backbone, args.input_size, weights)
@@ -167,16 +193,33 @@ def run_probe(
     if args.backbone == "tiny":
         key["random_init"] = f"{time.time()}"  # an untrained trunk differs per run: never reuse its features
 
-    def copy_features(kind: str, copy: int, make: Callable[[np.random.Generator], np.ndarray]) -> np.ndarray:
-        def compute() -> np.ndarray:
-            started = time.monotonic()
-            feats = features_of(
-                feature_model, make(np.random.default_rng([args.seed, copy, len(kind)])), args.input_size
-            )
-            log(f"features {kind} copy {copy}: {feats.shape} in {time.monotonic() - started:.0f} s")
-            return feats
+    residual_model = ResidualStats()
 
-        return cached_features(args.cache_dir, {**key, "kind": kind, "copy": copy}, compute)
+    def copy_features(kind: str, copy: int, make: Callable[[np.random.Generator], np.ndarray]) -> np.ndarray:
+        """Trunk statistics, then (cached separately) the residual statistics of the same crops."""
+        made: dict[str, np.ndarray] = {}
+
+        def crops() -> np.ndarray:
+            if "crops" not in made:
+                made["crops"] = make(np.random.default_rng([args.seed, copy, len(kind)]))
+            return made["crops"]
+
+        def compute(model: object) -> Callable[[], np.ndarray]:
+            def run() -> np.ndarray:
+                started = time.monotonic()
+                feats = features_of(model, crops(), args.input_size)
+                log(f"features {kind} copy {copy}: {feats.shape} in {time.monotonic() - started:.0f} s")
+                return feats
+
+            return run
+
+        trunk = cached_features(args.cache_dir, {**key, "kind": kind, "copy": copy}, compute(feature_model))
+        if args.residual == "off":
+            return trunk
+        residual = cached_features(
+            args.cache_dir, {**key, "kind": kind, "copy": copy, "features": "srm-v1"}, compute(residual_model)
+        )
+        return np.concatenate([trunk, residual], axis=1)
 
     base_x, base_y = [], []
     for copy in range(1 + args.augment_copies):
@@ -197,30 +240,61 @@ def run_probe(
                 )
             )
     val_flat = np.stack([c for f in val_faces for c in f.crops])
-    val_x = cached_features(
-        args.cache_dir,
-        {**key, "kind": "val", "val_crops": hashlib.sha256(val_flat.tobytes()).hexdigest()[:16]},
-        lambda: features_of(feature_model, val_flat, args.input_size),
-    )
+    val_key = {**key, "kind": "val", "val_crops": hashlib.sha256(val_flat.tobytes()).hexdigest()[:16]}
+    val_x = cached_features(args.cache_dir, val_key, lambda: features_of(feature_model, val_flat, args.input_size))
+    if args.residual != "off":
+        val_res = cached_features(
+            args.cache_dir,
+            {**val_key, "features": "srm-v1"},
+            lambda: features_of(residual_model, val_flat, args.input_size),
+        )
+        val_x = np.concatenate([val_x, val_res], axis=1)
+    trunk_width = int(feature_model.output.shape[-1])
     bounds = np.cumsum([0] + [f.count for f in val_faces])
 
-    def val_auc(predict: Callable[[np.ndarray], np.ndarray]) -> float:
-        probs = predict(val_x)
-        per_face = [probs[bounds[i] : bounds[i + 1]] for i in range(len(val_faces))]
-        report, _, _ = report_from_face_scores(val_items, per_face, 0.5)
-        return float(report["overall"]["auc"] or 0.0)
+    def val_auc_of(columns: int) -> Callable[[Callable[[np.ndarray], np.ndarray]], float]:
+        def val_auc(predict: Callable[[np.ndarray], np.ndarray]) -> float:
+            probs = predict(val_x[:, :columns])
+            per_face = [probs[bounds[i] : bounds[i + 1]] for i in range(len(val_faces))]
+            report, _, _ = report_from_face_scores(val_items, per_face, 0.5)
+            return float(report["overall"]["auc"] or 0.0)
 
+        return val_auc
+
+    group_weights = balanced_weights(train_sources, train_targets)
     variants = {"on": [True], "off": [False], "compare": [False, True]}[args.sbi]
+    balances = {"on": [True], "off": [False], "compare": [False, True]}[args.balance]
     results = []
+    residuals = {"on": [True], "off": [False], "compare": [False, True]}[args.residual]
     for use_sbi in variants:
-        x = np.concatenate(base_x + (sbi_x if use_sbi else []))
+        x_all = np.concatenate(base_x + (sbi_x if use_sbi else []))
         y = np.concatenate(base_y + ([np.ones(len(s), np.float32) for s in sbi_x] if use_sbi else []))
-        head, info = train_head(
-            x, y, val_auc, args.probe_epochs, args.lr, args.seed, log, f"sbi={'on' if use_sbi else 'off'}"
-        )
-        results.append((head, {"sbi": use_sbi, "training_rows": len(x), **info}))
+        for residual in residuals:
+            columns = x_all.shape[1] if residual else trunk_width
+            x = x_all[:, :columns]
+            for balance in balances:
+                weights = None
+                if balance:
+                    sbi_w = [np.ones(len(s), np.float32) for s in sbi_x] if use_sbi else []
+                    weights = np.concatenate([group_weights] * len(base_x) + sbi_w)
+                label = (
+                    f"sbi={'on' if use_sbi else 'off'} balance={'on' if balance else 'off'} "
+                    f"residual={'on' if residual else 'off'}"
+                )
+                head, info = train_head(
+                    x, y, val_auc_of(columns), args.probe_epochs, args.lr, args.seed, log, label, weights
+                )
+                record = {"sbi": use_sbi, "balance": balance, "residual": residual, "training_rows": len(x), **info}
+                results.append((head, record))
     head, chosen = max(results, key=lambda r: r[1]["best"]["val_auc"])
-    return combine(feature_model, head, args.input_size), chosen, [r[1] for r in results]
+    return combine(feature_model, head, args.input_size, chosen["residual"]), chosen, [r[1] for r in results]
+
+
+def balanced_weights(sources: list[str], targets: np.ndarray) -> np.ndarray:
+    """Row weights giving every (source, label) group the same total weight (mean weight 1)."""
+    keys = [f"{s}/{int(t)}" for s, t in zip(sources, targets, strict=True)]
+    counts = {k: keys.count(k) for k in set(keys)}
+    return np.array([len(keys) / (len(counts) * counts[k]) for k in keys], np.float32)
 
 
 def build_network(backbone: str, input_size: int, weights: Path | None, freeze_blocks: int):  # noqa: ANN201
@@ -395,10 +469,13 @@ def main(argv: list[str] | None = None) -> int:
     faces = {name: faces_of(split[name], args.data, cache) for name in ("train", "val", "test")}
     log(f"faces ready ({time.monotonic() - started:.0f} s)")
 
-    train_pairs = [(f.main_face(), item.target) for item, f in zip(split["train"], faces["train"], strict=True)]
-    train_pairs = [(c, t) for c, t in train_pairs if c is not None]
-    train_crops = np.stack([c for c, _ in train_pairs])
-    train_targets = np.array([t for _, t in train_pairs], np.float32)
+    train_rows = [
+        (f.main_face(), item.target, item.source) for item, f in zip(split["train"], faces["train"], strict=True)
+    ]
+    train_rows = [row for row in train_rows if row[0] is not None]
+    train_crops = np.stack([c for c, _, _ in train_rows])
+    train_targets = np.array([t for _, t, _ in train_rows], np.float32)
+    train_sources = [s for _, _, s in train_rows]
     landmarks = None
     if args.sbi != "off":
         landmarks = landmarks_for(list(train_crops), args.cache_dir)
@@ -406,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.method == "probe":
         network, chosen, variant_records = run_probe(
-            args, train_crops, train_targets, landmarks, split["val"], faces["val"], cache.version
+            args, train_crops, train_targets, train_sources, landmarks, split["val"], faces["val"], cache.version
         )
     else:
         variants = {"on": [True], "off": [False], "compare": [False, True]}[args.sbi]
@@ -435,25 +512,68 @@ def finish(
     train_seconds: float,
 ) -> int:
     """Pick the threshold on validation, export, evaluate the exported SavedModel on test, write the card."""
+    import tensorflow as tf
+
     from training.evaluate import evaluate_faces, load_saved_model, write_plots
-    from training.export import export_saved_model
-    from training.metrics import youden_threshold
+    from training.export import FakeWebClassifier, export_saved_model
+    from training.metrics import (
+        apply_platt,
+        expected_calibration_error,
+        fit_platt,
+        rates_at,
+        threshold_for_fpr,
+        youden_threshold,
+    )
     from training.model_card import write_model_card
 
     model_dir = args.out / args.model_name
     version = args.version or next_version(model_dir)
     version_dir = model_dir / str(version)
     warmup = np.stack([f.main_face() for f in faces["val"] if f.count][:4])
-    export_saved_model(network, args.input_size, version_dir, warmup)
+
+    # Calibration and operating point on VALIDATION image scores (an image's score is its worst face):
+    # Platt scaling with balanced classes, then the bias shifted (a prior change) so that 0.5 is the
+    # lowest raw threshold whose FPR on validation reals is <= --target-fpr.
+    raw_module = FakeWebClassifier(network, args.input_size)
+
+    def raw_predict(crops: np.ndarray) -> np.ndarray:
+        return raw_module.serve(tf.constant(crops, tf.uint8))["manipulated_probability"].numpy()
+
+    _, raw_labels, raw_scores = evaluate_faces(split["val"], faces["val"], raw_predict, 0.5)
+    scale, balanced_bias = fit_platt(raw_labels, raw_scores, balanced=True)
+    operating_raw = threshold_for_fpr(raw_labels, raw_scores, args.target_fpr)
+    balanced_at_operating = float(apply_platt(np.array([operating_raw]), (scale, balanced_bias))[0])
+    bias = balanced_bias - float(np.log(balanced_at_operating / (1.0 - balanced_at_operating)))
+    implied_prior = float(1.0 / (1.0 + np.exp(-(bias - balanced_bias))))
+    youden_cal = float(apply_platt(np.array([youden_threshold(raw_labels, raw_scores)]), (scale, bias))[0])
+    log(f"calibration scale {scale:.4f} bias {bias:.4f} (balanced bias {balanced_bias:.4f}, prior {implied_prior:.3f})")
+
+    export_saved_model(network, args.input_size, version_dir, warmup, (scale, bias))
     predict, _ = load_saved_model(version_dir)
     _, val_labels, val_scores = evaluate_faces(split["val"], faces["val"], predict, 0.5)
-    threshold = youden_threshold(val_labels, val_scores)
+    threshold = 0.5
     val_report, _, _ = evaluate_faces(split["val"], faces["val"], predict, threshold)
+    calibration = {
+        "method": "Platt scaling of the logit, fitted on the validation split (image score = worst face), "
+        "classes weighted equally, then the bias shifted so that 0.5 is the operating point",
+        "scale": scale,
+        "bias": bias,
+        "balanced_bias": balanced_bias,
+        "implied_fake_prior": implied_prior,
+        "target_fpr": args.target_fpr,
+        "raw_operating_threshold": operating_raw,
+        "youden_threshold_calibrated": youden_cal,
+        "validation_rates_at_0.5": rates_at(val_labels, val_scores, 0.5),
+        "validation_balanced_probabilities_ece": expected_calibration_error(
+            val_labels, apply_platt(raw_scores, (scale, balanced_bias))
+        ),
+    }
     test_report, test_labels, test_scores = evaluate_faces(split["test"], faces["test"], predict, threshold)
     test_report["plots"] = {
         k: Path(v).name
         for k, v in write_plots(test_labels, test_scores, threshold, version_dir / "evaluation_test").items()
     }
+    calibration["test_ece_at_implied_prior"] = expected_calibration_error(test_labels, test_scores)
     (version_dir / "evaluation_test.json").write_text(json.dumps(test_report, indent=2) + "\n")
     card = {
         "model_name": args.model_name,
@@ -492,10 +612,15 @@ def finish(
             "sbi_rate": args.sbi_rate,
             "seconds": round(train_seconds, 1),
             "sbi_chosen": chosen["sbi"],
+            "balance_chosen": chosen.get("balance", False),
+            "residual_chosen": chosen.get("residual", False),
             "variants": variants,
         },
         "threshold": threshold,
-        "threshold_rule": "maximises TPR - FPR on the validation split (image score = most manipulated face)",
+        "threshold_rule": f"0.5 on the calibrated probability = the lowest validation threshold with FPR <= "
+        f"{args.target_fpr:.0%} on validation reals (image score = most manipulated face); the calibrated "
+        f"probability assumes {implied_prior:.0%} of faces are manipulated",
+        "calibration": calibration,
         "metrics": {"validation": val_report, "test": test_report},
         "serving": {
             "signature": "serving_default",

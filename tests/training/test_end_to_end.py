@@ -49,6 +49,8 @@ def test_tiny_training_run_exports_a_servable_model(shared_data: Path, tmp_path:
             "5",
             "--sbi",
             "compare",
+            "--residual",
+            "compare",
             "--cache-dir",
             str(tmp_path / "cache"),
         ]
@@ -71,7 +73,12 @@ def test_tiny_training_run_exports_a_servable_model(shared_data: Path, tmp_path:
     assert len(card["data"]["manifest_sha256"]) == 64
     assert 0.0 <= card["threshold"] <= 1.0
     assert card["training"]["device"] == "cpu" and card["training"]["seconds"] > 0
-    assert [v["sbi"] for v in card["training"]["variants"]] == [False, True]
+    variants = card["training"]["variants"]
+    assert [(v["sbi"], v["residual"]) for v in variants] == [(False, False), (False, True), (True, False), (True, True)]
+    # 0.5 on the calibrated output is the operating point: FPR on validation reals within the target
+    assert card["threshold"] == 0.5
+    assert card["calibration"]["scale"] > 0 and card["calibration"]["target_fpr"] == 0.10
+    assert card["metrics"]["validation"]["overall"]["fpr"] <= 0.10
     assert set(card["split"]["counts"]) == {"train", "val", "test"}
     assert set(card["metrics"]["test"]["overall"]) >= GROUP_FIELDS
     assert "Threshold" in (version_dir / "model_card.md").read_text()

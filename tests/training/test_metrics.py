@@ -28,3 +28,65 @@ def test_rates_threshold_and_tpr_at_fpr() -> None:
     report = summarise(labels, scores, threshold)
     assert report["auc"] == pytest.approx(0.9375)
     assert (report["fakes"], report["reals"]) == (4, 4)
+
+
+def test_platt_fit_recovers_a_known_logistic_relation() -> None:
+    from training.metrics import apply_platt, fit_platt
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(0.0, 2.0, 20000)
+    scores = 1.0 / (1.0 + np.exp(-z))
+    labels = (rng.random(len(z)) < 1.0 / (1.0 + np.exp(-(0.5 * z - 1.0)))).astype(int)
+    scale, bias = fit_platt(labels, scores, balanced=False)
+    assert scale == pytest.approx(0.5, abs=0.05) and bias == pytest.approx(-1.0, abs=0.08)
+    # balanced weighting removes the prior: the bias moves by -logit(fake share)
+    share = labels.mean()
+    _, balanced_bias = fit_platt(labels, scores, balanced=True)
+    assert balanced_bias == pytest.approx(bias - np.log(share / (1 - share)), abs=0.05)
+    assert apply_platt(np.array([0.5]), (scale, bias))[0] == pytest.approx(1.0 / (1.0 + np.exp(-bias)))
+
+
+def test_threshold_for_fpr_keeps_false_positives_within_the_target() -> None:
+    from training.metrics import threshold_for_fpr
+
+    labels = np.array([0] * 10 + [1] * 4)
+    scores = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.35, 0.75, 0.85, 0.95])
+    threshold = threshold_for_fpr(labels, scores, 0.10)
+    assert threshold == pytest.approx(0.825)  # between the second-highest real (0.8) and the next score (0.85)
+    assert rates_at(labels, scores, threshold)["fpr"] == pytest.approx(0.1)
+    assert rates_at(labels, scores, threshold_for_fpr(labels, scores, 0.25))["fpr"] == pytest.approx(0.2)
+    assert rates_at(labels, scores, threshold_for_fpr(labels, scores, 0.0))["fpr"] == 0.0
+
+
+def test_exported_graph_applies_the_platt_calibration() -> None:
+    import tensorflow as tf
+
+    from training.export import FakeWebClassifier
+    from training.metrics import apply_platt
+
+    class ConstantLogit:
+        weights: list = []
+
+        def __call__(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+            return tf.reduce_mean(x, axis=(1, 2, 3))[:, None] / 100.0 - 1.0
+
+    crops = tf.constant(np.random.default_rng(1).integers(0, 256, (4, 224, 224, 3), dtype=np.uint8))
+    raw_module = FakeWebClassifier(ConstantLogit(), 192)
+    calibrated_module = FakeWebClassifier(ConstantLogit(), 192, (0.6, -0.9))
+    raw = raw_module.serve(crops)["manipulated_probability"].numpy()
+    calibrated = calibrated_module.serve(crops)["manipulated_probability"].numpy()
+    assert not np.allclose(raw, calibrated)
+    np.testing.assert_allclose(calibrated, apply_platt(raw, (0.6, -0.9)), rtol=1e-4)
+
+
+def test_balanced_weights_give_every_source_and_label_the_same_total() -> None:
+    from training.train import balanced_weights
+
+    sources = ["a", "a", "a", "b", "a", "b"]
+    targets = np.array([0, 0, 0, 0, 1, 1], np.float32)
+    weights = balanced_weights(sources, targets)
+    assert weights.mean() == pytest.approx(1.0)
+    totals = {}
+    for s, t, w in zip(sources, targets, weights, strict=True):
+        totals[(s, t)] = totals.get((s, t), 0.0) + w
+    assert max(totals.values()) == pytest.approx(min(totals.values()))
