@@ -96,25 +96,41 @@ def summarise(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[
 
 
 def _logit(scores: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, 1.0 - 1e-6)
+    p = np.clip(np.asarray(scores, dtype=np.float64), 1e-12, 1.0 - 1e-12)
     return np.log(p / (1.0 - p))
 
 
 def fit_platt(labels: np.ndarray, scores: np.ndarray, balanced: bool = True) -> tuple[float, float]:
     """Platt scaling on the logit of ``scores``: (scale, bias) minimising the log loss of
-    ``sigmoid(scale * logit(score) + bias)``; ``balanced`` weights both classes equally (a 50% prior)."""
+    ``sigmoid(scale * logit(score) + bias)``; ``balanced`` weights both classes equally (a 50% prior).
+    The scale is kept >= ``MIN_PLATT_SCALE`` so calibration never reorders scores (a model that ranks
+    validation backwards gets a flat, bias-only fit instead of a silently inverted one)."""
     y = np.asarray(labels, dtype=np.float64)
     z = _logit(scores)
     w = np.ones_like(y)
     if balanced and 0 < y.sum() < len(y):
         w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1.0 - y.mean()))
-    a, b = 1.0, 0.0
-    for _ in range(100):  # Newton steps on a convex 2-parameter problem
+    a, b = _newton_platt(z, y, w, fit_scale=True, a=1.0)
+    if a < MIN_PLATT_SCALE:
+        a, b = _newton_platt(z, y, w, fit_scale=False, a=MIN_PLATT_SCALE)
+    return float(a), float(b)
+
+
+MIN_PLATT_SCALE = 1e-3
+
+
+def _newton_platt(z: np.ndarray, y: np.ndarray, w: np.ndarray, fit_scale: bool, a: float) -> tuple[float, float]:
+    """Newton steps on the convex weighted log loss (scale and bias, or the bias alone)."""
+    b = 0.0
+    for _ in range(100):
         p = 1.0 / (1.0 + np.exp(-(a * z + b)))
-        g = np.array([np.sum(w * (p - y) * z), np.sum(w * (p - y))])
         h = w * p * (1.0 - p)
-        hess = np.array([[np.sum(h * z * z), np.sum(h * z)], [np.sum(h * z), np.sum(h)]]) + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hess, g)
+        if fit_scale:
+            g = np.array([np.sum(w * (p - y) * z), np.sum(w * (p - y))])
+            hess = np.array([[np.sum(h * z * z), np.sum(h * z)], [np.sum(h * z), np.sum(h)]]) + 1e-9 * np.eye(2)
+            step = np.linalg.solve(hess, g)
+        else:
+            step = np.array([0.0, np.sum(w * (p - y)) / (np.sum(h) + 1e-9)])
         a, b = a - step[0], b - step[1]
         if np.abs(step).max() < 1e-10:
             break

@@ -515,7 +515,7 @@ def finish(
     import tensorflow as tf
 
     from training.evaluate import evaluate_faces, load_saved_model, write_plots
-    from training.export import FakeWebClassifier, export_saved_model
+    from training.export import export_saved_model
     from training.metrics import (
         apply_platt,
         expected_calibration_error,
@@ -534,10 +534,12 @@ def finish(
     # Calibration and operating point on VALIDATION image scores (an image's score is its worst face):
     # Platt scaling with balanced classes, then the bias shifted (a prior change) so that 0.5 is the
     # lowest raw threshold whose FPR on validation reals is <= --target-fpr.
-    raw_module = FakeWebClassifier(network, args.input_size)
+    from training.export import input_window
 
     def raw_predict(crops: np.ndarray) -> np.ndarray:
-        return raw_module.serve(tf.constant(crops, tf.uint8))["manipulated_probability"].numpy()
+        """Uncalibrated probabilities in float64 from the network's logits (no float32 saturation)."""
+        logits = network(input_window(tf.constant(crops, tf.uint8), args.input_size), training=False)
+        return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64).reshape(-1)))
 
     _, raw_labels, raw_scores = evaluate_faces(split["val"], faces["val"], raw_predict, 0.5)
     scale, balanced_bias = fit_platt(raw_labels, raw_scores, balanced=True)

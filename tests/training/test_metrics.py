@@ -44,6 +44,10 @@ def test_platt_fit_recovers_a_known_logistic_relation() -> None:
     _, balanced_bias = fit_platt(labels, scores, balanced=True)
     assert balanced_bias == pytest.approx(bias - np.log(share / (1 - share)), abs=0.05)
     assert apply_platt(np.array([0.5]), (scale, bias))[0] == pytest.approx(1.0 / (1.0 + np.exp(-bias)))
+    # a backwards-ranking model never gets an inverting (negative) scale: a flat fit at the base rate
+    flat_scale, flat_bias = fit_platt(1 - labels, scores, balanced=False)
+    assert 0 < flat_scale <= 1e-3
+    assert 1.0 / (1.0 + np.exp(-flat_bias)) == pytest.approx(1 - share, abs=0.02)
 
 
 def test_threshold_for_fpr_keeps_false_positives_within_the_target() -> None:
