@@ -51,7 +51,7 @@ $(PRETRAINED): | venv
 	$(BIN)/python -m training.convert_weights
 
 train: venv $(PRETRAINED)
-	$(BIN)/python -m training.train --device cpu --data ../shared/data --out deploy/models --sbi compare
+	$(BIN)/python -m training.train --device cpu --data ../shared/data --out deploy/models --sbi on --residual on
 
 clean: down
 	rm -rf .fakeweb
