@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 app = make_celery("annotator")
 
+
 def _read(store: ObjectStore, key: str, what: str) -> bytes:
     try:
         return store.get_bytes(key)

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 app = make_celery("detector")
 
+
 def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.ndarray:
     """Read and decode the uploaded photo; bad or missing input fails the job."""
     try:
