@@ -356,6 +356,18 @@ def overhead_breakdown(inprocess: dict[str, Any], stack_c1: dict[str, Any] | Non
     return {name: round(value, 1) for name, value in parts.items()}
 
 
+def pairing_consistent(inprocess: dict[str, Any], tolerance: float = 0.25) -> bool | None:
+    """Whether the in-process p50 measured in turn with the stack is within ``tolerance`` of the p50 measured alone.
+
+    When it is not, something slowed the in-process runs next to the stack (or the machine's load moved)
+    and ``stack_overhead_p50_ms`` should not be trusted from this run.
+    """
+    paired, alone = inprocess.get("p50_ms"), inprocess.get("p50_ms_before_stack_phase")
+    if not paired or not alone:
+        return None
+    return abs(paired - alone) <= tolerance * alone
+
+
 def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
 
@@ -434,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     found = ratios(scenarios)
+    found["pairing_consistent"] = pairing_consistent(scenarios["inprocess"])
     log("profiling the in-process pipeline (reference photo)")
     profile = profile_pipeline(
         pipeline, photos[REFERENCE.name].jpeg, mode["profile_photos"], THRESHOLD, args.out.with_name(PROFILE_FILE)

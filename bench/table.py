@@ -68,6 +68,12 @@ def tables(results: dict[str, Any]) -> str:
         f"stack phase {_num(inproc['p50_ms_before_stack_phase'])} ms, after the baseline phase "
         f"{_num(inproc['p50_ms_after_baseline_phase'])} ms (background drift).",
     ]
+    if results["ratios"].get("pairing_consistent") is False:
+        lines += [
+            "",
+            "**Warning:** the paired in-process p50 differs from the alone p50 by more than 25%; "
+            "do not trust `stack_overhead_p50_ms` from this run.",
+        ]
     stages = pairs["stack"].get("stages_median_ms", {})
     if stages:
         parts = ", ".join(f"{name} {value:.0f}" for name, value in stages.items())

@@ -58,6 +58,7 @@ def test_overhead_comes_from_pairs_of_the_same_photo(results):
     expected = round(pairs["stack"]["p50_ms"] - pairs["inprocess"]["p50_ms"], 1)
     assert results["ratios"]["stack_overhead_p50_ms"] == pytest.approx(expected, abs=0.11)
     assert results["scenarios"]["inprocess"]["p50_ms"] == pairs["inprocess"]["p50_ms"]
+    assert results["ratios"]["pairing_consistent"] in (True, False)
 
 
 def test_scaling_and_cache_scenarios_did_what_they_say(results):
