@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps run up down test lint train clean
+.PHONY: help venv system-deps run up down test lint train bench clean
 
 help:
 	@echo "make run    set up (venv, redis-server) and run the local stack on http://127.0.0.1:8000"
 	@echo "make up     the same stack in the background; returns when /readyz answers 200"
 	@echo "make down   stop everything 'make up' started"
 	@echo "make test   set up and run the linters and the whole test suite"
+	@echo "make bench  run the benchmarks (6-9 min): bench/results/latest.json, latest.png"
 	@echo "make train  train a new model version on ../shared/data into deploy/models (CPU; see docs/model.md)"
 
 $(STAMP): requirements.lock
@@ -52,6 +53,9 @@ $(PRETRAINED): | venv
 
 train: venv $(PRETRAINED)
 	$(BIN)/python -m training.train --device cpu --data ../shared/data --out deploy/models --sbi on --residual on
+
+bench: venv system-deps
+	$(BIN)/python -m bench.run
 
 clean: down
 	rm -rf .fakeweb
