@@ -70,7 +70,11 @@ def test_compose_config_parses_and_keeps_its_base_path_when_the_cli_edits_it(tmp
     source = ROOT / "deploy" / "tfserving" / "models.config"
     config = parse_config_text(source.read_text())
     (entry,) = config.model_config_list.config
-    assert (entry.name, entry.base_path, dict(entry.version_labels)) == ("fakeweb", "/models/fakeweb", {"stable": 1})
+    assert (entry.name, entry.base_path, dict(entry.version_labels)) == (
+        "fakeweb",
+        "/models/fakeweb",
+        {"stable": 2, "previous": 1},
+    )
     copy = tmp_path / "models.config"
     copy.write_text(source.read_text())
     _version(tmp_path, "fakeweb", "1")

@@ -11,8 +11,14 @@ from PIL import Image
 GROUP_MEMBERS = ("img12.jpg", "img20.jpg", "img50.jpg")
 
 
-def group_photo(shared_data: Path, height: int = 480, members: tuple[str, ...] = GROUP_MEMBERS) -> bytes:
-    """Press portraits side by side at one height: a JPEG with one face per member."""
+def group_photo(
+    shared_data: Path, height: int = 480, members: tuple[str, ...] = GROUP_MEMBERS, tag: str = ""
+) -> bytes:
+    """Press portraits side by side at one height: a JPEG with one face per member.
+
+    A ``tag`` goes into a JPEG comment: same pixels, different bytes, so the gateway's result cache
+    (keyed by the upload's SHA-256) cannot answer the job from another test's earlier run.
+    """
     portraits = []
     for name in members:
         with Image.open(shared_data / "wild_press_photos" / "real" / name) as img:
@@ -24,7 +30,7 @@ def group_photo(shared_data: Path, height: int = 480, members: tuple[str, ...] =
         canvas.paste(portrait, (left, 0))
         left += portrait.width
     buf = io.BytesIO()
-    canvas.save(buf, format="JPEG", quality=92)
+    canvas.save(buf, format="JPEG", quality=92, **({"comment": tag} if tag else {}))
     return buf.getvalue()
 
 
