@@ -13,8 +13,9 @@ from celery import Task
 from services.annotator.compose import AnnotateOptions, ScoreMissing, annotate_photo
 from services.contract.imaging import ImageRejected, decode_rgb, encode_jpeg
 from services.contract.jobs import JobStatus, Stage
+from services.contract.memory import keep_freed_memory
 from services.contract.schemas import DetectionResult
-from services.contract.settings import Settings
+from services.contract.settings import Settings, get_settings
 from services.contract.storage import (
     ObjectNotFound,
     ObjectStore,
@@ -28,6 +29,8 @@ from services.contract.tasks import ANNOTATE_TASK, JobFailed, StageTask, make_ce
 log = logging.getLogger(__name__)
 
 app = make_celery("annotator")
+# Photos one after another: reuse freed image buffers rather than fault in fresh pages each time.
+keep_freed_memory(get_settings().malloc_keep_mb)
 
 
 def _read(store: ObjectStore, key: str, what: str) -> bytes:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from services.classifier.scoring import Classifier, ModelConfigurationError, check_routes
 from services.contract.imaging import decode_png_rgb
 from services.contract.jobs import Stage
+from services.contract.memory import keep_freed_memory
 from services.contract.schemas import DetectedFace, DetectionResult
 from services.contract.settings import get_settings
 from services.contract.storage import ObjectNotFound, ObjectStore, faces_key
@@ -26,6 +27,8 @@ from services.contract.tasks import ANNOTATE_TASK, CLASSIFY_TASK, JobFailed, Sta
 log = logging.getLogger(__name__)
 
 app = make_celery("classifier")
+# Photos one after another: reuse freed image buffers rather than fault in fresh pages each time.
+keep_freed_memory(get_settings().malloc_keep_mb)
 CROP_READERS = 8
 
 _classifier: Classifier | None = None

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         32, gt=0, description="Most faces per Predict call; lowered to a fixed batch size in the model signature."
     )
     jpeg_quality: int = Field(90, ge=30, le=100, description="JPEG quality of the annotated image.")
+    malloc_keep_mb: int = Field(
+        128,
+        ge=0,
+        le=2047,
+        description="Freed memory (MiB) a gateway or worker keeps for the next photo instead of returning it "
+        "to the OS (glibc trim threshold; buffers up to 32 MiB come from the heap); 0 keeps glibc's defaults.",
+    )
     blur_threshold: float = Field(
         8.0, ge=0, description="Faces whose Laplacian variance (64 px face) is below this are `too_blurry`."
     )

@@ -12,7 +12,8 @@ from celery import Task
 
 from services.contract.imaging import ImageRejected, decode_rgb, encode_png
 from services.contract.jobs import Stage
-from services.contract.settings import Settings
+from services.contract.memory import keep_freed_memory
+from services.contract.settings import Settings, get_settings
 from services.contract.storage import ObjectNotFound, ObjectStore, faces_key, original_key
 from services.contract.tasks import (
     ANNOTATE_TASK,
@@ -28,6 +29,8 @@ from services.detector.faces import analyse_photo
 log = logging.getLogger(__name__)
 
 app = make_celery("detector")
+# Photos one after another: reuse freed image buffers rather than fault in fresh pages each time.
+keep_freed_memory(get_settings().malloc_keep_mb)
 
 
 def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
+from services.contract.memory import keep_freed_memory
 from services.contract.settings import Settings, get_settings
 from services.gateway.auth import check_deployment, parse_api_keys
 from services.gateway.errors import error_response, install_error_handlers
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keep_freed_memory(settings.malloc_keep_mb)
         app.state.resources = Resources.connect(settings)
         log.info("gateway ready", extra={"fields": {"env": settings.env}})
         try:

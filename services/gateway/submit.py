@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import redis
 
-from services.contract.imaging import ImageInfo, ImageRejected, decode_rgb, inspect_image
+from services.contract.imaging import ImageInfo, ImageRejected, check_pixels
 from services.contract.jobs import JOB_KEY, JobStatus
 from services.contract.result_cache import SHARED_SCOPE, find_cached_job, model_spec
 from services.contract.storage import (
@@ -233,8 +233,7 @@ def _fetch(resources: Resources, url: str) -> bytes:
 def _check_image(resources: Resources, data: bytes) -> ImageInfo:
     settings = resources.settings
     try:
-        info = inspect_image(data, settings.max_pixels, settings.max_side)
-        decode_rgb(data, settings.max_pixels, settings.max_side)  # truncated or corrupt data is refused now
+        info = check_pixels(data, settings.max_pixels, settings.max_side)
     except ImageRejected as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
     return info

@@ -1,10 +1,11 @@
 """Property-based fuzzing of the decode/validate boundary (services.contract.imaging).
 
-Whatever the bytes, ``inspect_image`` answers an ImageInfo or raises ImageRejected, and
-``decode_rgb`` answers an RGB uint8 array within the limits or raises ImageRejected: never any
-other exception. Inputs are random bytes and mutations (flips, cuts, splices, dimension patches)
-of small valid JPEG, PNG and WebP files in every mode the decoder flattens. Bounded: a fixed
-number of examples per property, no deadline (the machine is shared).
+Whatever the bytes, ``inspect_image`` and ``check_pixels`` (the gateway's check) answer an
+ImageInfo or raise ImageRejected, and ``decode_rgb`` answers an RGB uint8 array within the limits
+or raises ImageRejected: never any other exception. Inputs are random bytes and mutations
+(flips, cuts, splices, dimension patches) of small valid JPEG, PNG and WebP files in every mode
+the decoder flattens. Bounded: a fixed number of examples per property, no deadline (the
+machine is shared).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from services.contract.imaging import ImageInfo, ImageRejected, decode_rgb, inspect_image
+from services.contract.imaging import ImageInfo, ImageRejected, check_pixels, decode_rgb, inspect_image
 
 MAX_PIXELS = 1_000_000
 MAX_SIDE = 4_000
@@ -100,6 +101,12 @@ def check_boundary(data: bytes) -> None:
     else:
         assert isinstance(info, ImageInfo)
         assert 0 < info.width * info.height <= MAX_PIXELS and max(info.width, info.height) <= MAX_SIDE
+    try:
+        checked = check_pixels(data, MAX_PIXELS, MAX_SIDE)
+    except ImageRejected as exc:
+        assert 400 <= exc.status < 500 and exc.code and exc.message
+    else:
+        assert checked == info, "the gateway's check accepted bytes whose header inspect_image refused"
     try:
         pixels = decode_rgb(data, MAX_PIXELS, MAX_SIDE)
     except ImageRejected as exc:
