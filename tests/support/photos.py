@@ -11,9 +11,7 @@ from PIL import Image
 GROUP_MEMBERS = ("img12.jpg", "img20.jpg", "img50.jpg")
 
 
-def group_photo(
-    shared_data: Path, height: int = 480, members: tuple[str, ...] = GROUP_MEMBERS, tag: str = ""
-) -> bytes:
+def group_photo(shared_data: Path, height: int = 480, members: tuple[str, ...] = GROUP_MEMBERS, tag: str = "") -> bytes:
     """Press portraits side by side at one height: a JPEG with one face per member.
 
     A ``tag`` goes into a JPEG comment: same pixels, different bytes, so the gateway's result cache
