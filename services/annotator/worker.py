@@ -6,6 +6,7 @@ Run: ``celery -A services.annotator.worker worker -Q annotate -P solo``. The mes
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from celery import Task
@@ -66,8 +67,10 @@ def annotate(self: Task, job_id: str) -> None:
     settings = self.settings
     store = self.store
     record = jobs.get(job_id)
-    detection = DetectionResult.model_validate_json(_read(store, faces_key(job_id), "faces"))
-    image = load_original(store, job_id, settings)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two S3 reads at once; decoding overlaps the faces read
+        faces_read = pool.submit(_read, store, faces_key(job_id), "faces")
+        image = load_original(store, job_id, settings)
+        detection = DetectionResult.model_validate_json(faces_read.result())
     options = AnnotateOptions(
         threshold=_threshold(record, settings.threshold),
         include_landmarks=record.get("include_landmarks") == "1",
@@ -78,8 +81,10 @@ def annotate(self: Task, job_id: str) -> None:
         annotation = annotate_photo(image, detection, jobs.scores(job_id), options)
     except ScoreMissing as exc:
         raise JobFailed("scores_missing", f"Annotation started before every face was scored: {exc}.") from exc
-    store.put_bytes(annotated_key(job_id), encode_jpeg(annotation.image, settings.jpeg_quality), "image/jpeg")
-    store.put_json(result_key(job_id), annotation.result.model_dump(mode="json"))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # result.json is stored while the JPEG is encoded
+        result_put = pool.submit(store.put_json, result_key(job_id), annotation.result.model_dump(mode="json"))
+        store.put_bytes(annotated_key(job_id), encode_jpeg(annotation.image, settings.jpeg_quality), "image/jpeg")
+        result_put.result()
     faces = len(annotation.result.faces)
     jobs.finish_stage(job_id, Stage.ANNOTATE, faces_annotated=faces)
     jobs.complete(job_id, JobStatus.NO_FACE if faces == 0 else JobStatus.COMPLETED)

@@ -6,6 +6,7 @@ Run: ``celery -A services.detector.worker worker -Q detect -P solo``. Models loa
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from celery import Task
@@ -29,6 +30,7 @@ from services.detector.faces import analyse_photo
 log = logging.getLogger(__name__)
 
 app = make_celery("detector")
+CROP_WRITERS = 4
 # Photos one after another: reuse freed image buffers rather than fault in fresh pages each time.
 keep_freed_memory(get_settings().malloc_keep_mb)
 
@@ -57,10 +59,15 @@ def detect(self: Task, job_id: str) -> None:
     image = load_original(store, job_id, settings)
     output = analyse_photo(image, job_id, settings)
     result = output.result
-    for face in result.faces:
-        if face.crop_key is not None:
-            store.put_bytes(face.crop_key, encode_png(output.crops[face.index]), "image/png")
-    store.put_json(faces_key(job_id), result.model_dump(mode="json"))
+    with ThreadPoolExecutor(max_workers=CROP_WRITERS) as pool:  # S3 writes are I/O bound
+        writes = [
+            pool.submit(store.put_bytes, face.crop_key, encode_png(output.crops[face.index]), "image/png")
+            for face in result.faces
+            if face.crop_key is not None
+        ]
+        writes.append(pool.submit(store.put_json, faces_key(job_id), result.model_dump(mode="json")))
+        for write in writes:
+            write.result()
     jobs.finish_stage(
         job_id,
         Stage.DETECT,
