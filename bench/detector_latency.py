@@ -1,8 +1,10 @@
 """Detector latency per photo size (0.5, 2, 12, 24 MP), on a real press photo scaled up.
 
 Usage: .venv/bin/python -m bench.detector_latency [--runs N] [--engine blazeface|haar]
-Prints the numbers and writes bench/results/detector_latency[_haar].json. The machine is shared:
-compare runs made at the same time, and read the load average stored with the result.
+Also times one full-range model call on a 192 px tile through MediaPipe's graph and through LiteRT
+(``services/detector/full_range.py``, what the tile pyramid uses). Prints the numbers and writes
+bench/results/detector_latency[_haar].json. The machine is shared: compare runs made at the same
+time, and read the load average stored with the result.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from bench.detector_recall import REPO, data_dir
 from services.contract.imaging import decode_rgb
+from services.detector import full_range
 from services.detector.engine import detect_faces
 
 SIZES_MP = (0.5, 2, 12, 24)
@@ -28,6 +31,24 @@ def photo_of(megapixels: float, base: np.ndarray) -> np.ndarray:
     scale = (megapixels * 1e6 / (width * height)) ** 0.5
     size = (round(width * scale), round(height * scale))
     return cv2.resize(base, size, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+
+
+def full_range_call_ms(tile: np.ndarray, calls: int = 100) -> dict[str, float]:
+    """Median ms of one full-range BlazeFace call on ``tile``: MediaPipe's graph vs LiteRT directly."""
+    import mediapipe as mp
+
+    timings: dict[str, float] = {}
+    with mp.solutions.face_detection.FaceDetection(model_selection=1) as graph:
+        runners = {"mediapipe": graph.process, "litert": full_range.detect}
+        for name, run in runners.items():
+            run(tile)
+            seconds = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                run(tile)
+                seconds.append(time.perf_counter() - start)
+            timings[name] = round(1000 * float(np.median(seconds)), 2)
+    return timings
 
 
 def main() -> None:
@@ -48,6 +69,10 @@ def main() -> None:
         "tile_px": args.tile_px,
         "by_mp": {},
     }
+    if args.engine == "blazeface":
+        tile = np.ascontiguousarray(photo_of(0.5, base)[:192, :192])
+        report["full_range_call_ms"] = full_range_call_ms(tile)
+        print(f"one full-range call on a 192 px tile, median ms: {report['full_range_call_ms']}", flush=True)
     for mp in args.mp:
         image = photo_of(mp, base)
         seconds = []

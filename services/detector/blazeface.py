@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from services.detector import full_range
+
 MODEL_INPUT = 192
 # Smallest face, as a share of the tile side, that the full-range model finds reliably.
 SMALLEST_SHARE = 0.12
@@ -56,7 +58,13 @@ def _model(model_selection: int):  # noqa: ANN202 - mediapipe has no type hints
 
 
 def run_model(image_rgb: np.ndarray, model_selection: int) -> list[RawFace]:
-    """One BlazeFace pass; boxes in the pixels of ``image_rgb``, unclipped."""
+    """One BlazeFace pass; boxes in the pixels of ``image_rgb``, unclipped.
+
+    The full-range model (1) runs directly through LiteRT (``full_range``: the same model and
+    decoding, without MediaPipe's per-call graph cost); the short-range model (0) through MediaPipe.
+    """
+    if model_selection == 1:
+        return [RawFace(box=box, score=score, keypoints=kps) for box, score, kps in full_range.detect(image_rgb)]
     height, width = image_rgb.shape[:2]
     detector = _model(model_selection)
     with _lock:

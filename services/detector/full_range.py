@@ -1,0 +1,148 @@
+"""MediaPipe's full-range BlazeFace model run directly through LiteRT, for the detector's many tiles.
+
+The tile pyramid calls the full-range model dozens of times per photo; MediaPipe's graph adds about
+2 ms to the model's ~4.6 ms on every call (``bench/detector_latency.py`` times both). This
+module loads the same ``face_detection_full_range_sparse.tflite`` from the mediapipe wheel and
+repeats what MediaPipe's ``FaceDetectionFullRange`` graph does around it: letterbox to 192x192,
+scale to [-1, 1], decode the 48x48 anchor grid (one fixed-size anchor per 4 px cell; box centre,
+size and six keypoints as offsets in input pixels; sigmoid score) and merge overlaps with weighted
+non-maximum suppression (IoU > 0.3). ``tests/detector/test_full_range.py`` checks it finds the faces
+MediaPipe finds, with the same boxes.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+INPUT = 192
+GRID = 48
+KEYPOINTS = 6
+NMS_IOU = 0.3
+SCORE_CLIP = 100.0
+# The score threshold inside MediaPipe's full-range graph (its Python `min_detection_confidence`
+# does not reach it): with it, this module finds exactly the faces MediaPipe finds.
+MIN_SCORE = 0.6
+
+_lock = threading.Lock()
+_interpreter = None
+
+
+def model_path() -> Path:
+    """The full-range model shipped inside the mediapipe wheel."""
+    import mediapipe
+
+    return Path(mediapipe.__file__).parent / "modules" / "face_detection" / "face_detection_full_range_sparse.tflite"
+
+
+def _anchors() -> np.ndarray:
+    """Anchor centres ``(x, y)`` in input pixels, row by row, as MediaPipe's SSD anchor calculator lays them out."""
+    centres = (np.arange(GRID, dtype=np.float32) + 0.5) * (INPUT / GRID)
+    ys, xs = np.meshgrid(centres, centres, indexing="ij")
+    return np.stack([xs.ravel(), ys.ravel()], axis=1)
+
+
+ANCHORS = _anchors()
+
+
+def _get_interpreter():  # noqa: ANN202 - LiteRT has no type hints
+    global _interpreter
+    if _interpreter is None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=str(model_path()), num_threads=1)
+        interpreter.allocate_tensors()
+        _interpreter = interpreter
+    return _interpreter
+
+
+def letterbox(image_rgb: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The image scaled so its longer side is 192 and centred on black, as MediaPipe letterboxes.
+
+    Returns the float canvas and ``(left, top, scale_x, scale_y)``: canvas = image * scale + offset.
+    """
+    height, width = image_rgb.shape[:2]
+    scale = INPUT / max(height, width)
+    if scale != 1.0:
+        size = (max(1, min(INPUT, round(width * scale))), max(1, min(INPUT, round(height * scale))))
+        image_rgb = cv2.resize(image_rgb, size, interpolation=cv2.INTER_LINEAR)
+    canvas = np.zeros((INPUT, INPUT, 3), dtype=np.float32)
+    h, w = image_rgb.shape[:2]
+    top, left = (INPUT - h) // 2, (INPUT - w) // 2
+    canvas[top : top + h, left : left + w] = image_rgb
+    return canvas, (float(left), float(top), w / width, h / height)
+
+
+def raw_outputs(tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One model call on a ``[192, 192, 3]`` float input in [-1, 1]: regressors ``[2304, 16]``, logits ``[2304]``."""
+    with _lock:
+        interpreter = _get_interpreter()
+        (inp,) = interpreter.get_input_details()
+        interpreter.set_tensor(inp["index"], tensor[None])
+        interpreter.invoke()
+        outputs = {tuple(o["shape"]): interpreter.get_tensor(o["index"]) for o in interpreter.get_output_details()}
+    return outputs[(1, GRID * GRID, 16)][0].copy(), outputs[(1, GRID * GRID, 1)][0, :, 0].copy()
+
+
+def decode(regressors: np.ndarray, logits: np.ndarray, min_score: float) -> list[tuple[np.ndarray, float]]:
+    """Anchor offsets to ``(values, score)`` per candidate; values are x, y, w, h then 6 keypoints, input pixels."""
+    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -SCORE_CLIP, SCORE_CLIP)))
+    keep = np.flatnonzero(scores >= min_score)
+    candidates = []
+    for i in keep:
+        r = regressors[i]
+        ax, ay = ANCHORS[i]
+        cx, cy, w, h = r[0] + ax, r[1] + ay, r[2], r[3]
+        values = np.empty(4 + 2 * KEYPOINTS, dtype=np.float64)
+        values[:4] = (cx - w / 2, cy - h / 2, w, h)
+        values[4::2] = r[4 : 4 + 2 * KEYPOINTS : 2] + ax
+        values[5::2] = r[5 : 4 + 2 * KEYPOINTS : 2] + ay
+        candidates.append((values, float(scores[i])))
+    return candidates
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def weighted_nms(candidates: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
+    """MediaPipe's WEIGHTED suppression: each cluster (IoU > 0.3 with its best) becomes its score-weighted mean."""
+    remaining = sorted(candidates, key=lambda c: -c[1])
+    merged = []
+    while remaining:
+        best = remaining[0]
+        cluster = [c for c in remaining if _iou(best[0], c[0]) > NMS_IOU]
+        rest = [c for c in remaining if _iou(best[0], c[0]) <= NMS_IOU]
+        weights = np.array([c[1] for c in cluster])
+        values = np.average(np.stack([c[0] for c in cluster]), axis=0, weights=weights)
+        merged.append((values, best[1]))
+        remaining = rest
+    return merged
+
+
+def detect(
+    image_rgb: np.ndarray, min_score: float = MIN_SCORE
+) -> list[tuple[tuple[float, float, float, float], float, list[tuple[float, float]]]]:
+    """Faces in an RGB uint8 image of any size: ``(box x, y, w, h), score, keypoints`` in its pixels."""
+    canvas, (left, top, scale_x, scale_y) = letterbox(image_rgb)
+    canvas = canvas / 127.5 - 1.0
+    regressors, logits = raw_outputs(canvas.astype(np.float32))
+    faces = []
+    for values, score in weighted_nms(decode(regressors, logits, min_score)):
+        xs = [0, 2, *range(4, len(values), 2)]
+        ys = [1, 3, *range(5, len(values), 2)]
+        values[[0, *range(4, len(values), 2)]] -= left
+        values[[1, *range(5, len(values), 2)]] -= top
+        values[xs] /= scale_x
+        values[ys] /= scale_y
+        box = (float(values[0]), float(values[1]), float(values[2]), float(values[3]))
+        keypoints = [(float(values[4 + 2 * k]), float(values[5 + 2 * k])) for k in range(KEYPOINTS)]
+        faces.append((box, score, keypoints))
+    return faces
