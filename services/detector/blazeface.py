@@ -58,13 +58,7 @@ def _model(model_selection: int):  # noqa: ANN202 - mediapipe has no type hints
 
 
 def run_model(image_rgb: np.ndarray, model_selection: int) -> list[RawFace]:
-    """One BlazeFace pass; boxes in the pixels of ``image_rgb``, unclipped.
-
-    The full-range model (1) runs directly through LiteRT (``full_range``: the same model and
-    decoding, without MediaPipe's per-call graph cost); the short-range model (0) through MediaPipe.
-    """
-    if model_selection == 1:
-        return [RawFace(box=box, score=score, keypoints=kps) for box, score, kps in full_range.detect(image_rgb)]
+    """One BlazeFace pass through MediaPipe's graph; boxes in the pixels of ``image_rgb``, unclipped."""
     height, width = image_rgb.shape[:2]
     detector = _model(model_selection)
     with _lock:
@@ -112,7 +106,9 @@ def tile_level(image_rgb: np.ndarray, tile_px: int) -> list[RawFace]:
         for left in _starts(small.shape[1], tile, stride):
             patch = small[top : top + tile, left : left + tile]
             ph, pw = patch.shape[:2]
-            for face in run_model(patch, model_selection=1):
+            # 192 px tiles need no resampling: LiteRT answers exactly as MediaPipe's graph, ~2 ms sooner a call.
+            for box, score, keypoints in full_range.detect(patch):
+                face = RawFace(box=box, score=score, keypoints=keypoints)
                 x, y, w, h = face.box
                 # Inner tile edges cut faces; the overlapping neighbour holds them whole.
                 if (left > 0 and x < margin) or (top > 0 and y < margin):

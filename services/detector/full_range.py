@@ -6,8 +6,9 @@ module loads the same ``face_detection_full_range_sparse.tflite`` from the media
 repeats what MediaPipe's ``FaceDetectionFullRange`` graph does around it: letterbox to 192x192,
 scale to [-1, 1], decode the 48x48 anchor grid (one fixed-size anchor per 4 px cell; box centre,
 size and six keypoints as offsets in input pixels; sigmoid score) and merge overlaps with weighted
-non-maximum suppression (IoU > 0.3). ``tests/detector/test_full_range.py`` checks it finds the faces
-MediaPipe finds, with the same boxes.
+non-maximum suppression (IoU > 0.3). On a 192 px tile it returns MediaPipe's faces to the pixel and
+score (``tests/detector/test_full_range.py``); an input of another size is resampled slightly
+differently, so the detector keeps MediaPipe for its one whole-photo pass.
 """
 
 from __future__ import annotations
