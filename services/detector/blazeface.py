@@ -106,7 +106,7 @@ def tile_level(image_rgb: np.ndarray, tile_px: int) -> list[RawFace]:
         for left in _starts(small.shape[1], tile, stride):
             patch = small[top : top + tile, left : left + tile]
             ph, pw = patch.shape[:2]
-            # 192 px tiles need no resampling: LiteRT answers exactly as MediaPipe's graph, ~2 ms sooner a call.
+            # 192 px tiles need no resampling: LiteRT answers exactly as MediaPipe's graph, 1-2 ms sooner a call.
             for box, score, keypoints in full_range.detect(patch):
                 face = RawFace(box=box, score=score, keypoints=keypoints)
                 x, y, w, h = face.box

@@ -1,7 +1,7 @@
 """MediaPipe's full-range BlazeFace model run directly through LiteRT, for the detector's many tiles.
 
-The tile pyramid calls the full-range model dozens of times per photo; MediaPipe's graph adds about
-2 ms to the model's ~4.6 ms on every call (``bench/detector_latency.py`` times both). This
+The tile pyramid calls the full-range model dozens of times per photo; MediaPipe's graph adds 1-2 ms
+to the model's ~4.5 ms on every call (``bench/detector_latency.py`` times both). This
 module loads the same ``face_detection_full_range_sparse.tflite`` from the mediapipe wheel and
 repeats what MediaPipe's ``FaceDetectionFullRange`` graph does around it: letterbox to 192x192,
 scale to [-1, 1], decode the 48x48 anchor grid (one fixed-size anchor per 4 px cell; box centre,
