@@ -1,17 +1,21 @@
 """The annotator stage as a Celery worker (queue ``annotate``).
 
-Run: ``celery -A services.annotator.worker worker -Q annotate -P solo``. The mesh model loads on first use.
+Run: ``celery -A services.annotator.worker worker -Q annotate -P solo``. A solo or threads worker loads
+the mesh model at start-up; any other pool loads it on first use, in the process that runs the task.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from celery import Task
+from celery.signals import worker_init
 
 from services.annotator.compose import AnnotateOptions, ScoreMissing, annotate_photo
+from services.annotator.mesh import face_landmarks
 from services.contract.imaging import ImageRejected, decode_rgb, encode_jpeg
 from services.contract.jobs import JobStatus, Stage
 from services.contract.memory import keep_freed_memory
@@ -25,13 +29,30 @@ from services.contract.storage import (
     original_key,
     result_key,
 )
-from services.contract.tasks import ANNOTATE_TASK, JobFailed, StageTask, make_celery, notify_job_ended
+from services.contract.tasks import (
+    ANNOTATE_TASK,
+    JobFailed,
+    StageTask,
+    make_celery,
+    notify_job_ended,
+    runs_tasks_in_this_process,
+)
 
 log = logging.getLogger(__name__)
 
 app = make_celery("annotator")
 # Photos one after another: reuse freed image buffers rather than fault in fresh pages each time.
 keep_freed_memory(get_settings().malloc_keep_mb)
+
+
+@worker_init.connect
+def load_models(sender: object = None, **_: object) -> None:
+    """Load the face mesh model at start-up, so the first job does not wait for it."""
+    if not runs_tasks_in_this_process(sender):
+        return
+    started = time.monotonic()
+    face_landmarks(np.zeros((256, 256, 3), np.uint8), (64.0, 64.0, 128.0, 128.0))
+    log.info("annotator: mesh model loaded in %.1f s", time.monotonic() - started)
 
 
 def _read(store: ObjectStore, key: str, what: str) -> bytes:

@@ -97,6 +97,17 @@ def make_celery(name: str, settings: Settings | None = None) -> Celery:
     return app
 
 
+def runs_tasks_in_this_process(worker: object) -> bool:
+    """True if the starting Celery worker runs its tasks in its own process (solo or threads pool).
+
+    Models may then be loaded at start-up (``worker_init``). A prefork parent must not load
+    MediaPipe or TensorFlow before it forks: the children would hang.
+    """
+    pool = getattr(worker, "pool_cls", None)
+    module = getattr(pool, "__module__", "")
+    return module in ("celery.concurrency.solo", "celery.concurrency.thread")
+
+
 def send_stage(app: Celery, task_name: str, job_id: str, *args: Any) -> None:
     """Queue a stage task for a job on its own queue."""
     app.send_task(task_name, args=[job_id, *args], queue=QUEUES[task_name])
