@@ -7,7 +7,6 @@ the mesh model at start-up; any other pool loads it on first use, in the process
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -33,9 +32,9 @@ from services.contract.tasks import (
     ANNOTATE_TASK,
     JobFailed,
     StageTask,
+    load_at_start_up,
     make_celery,
     notify_job_ended,
-    runs_tasks_in_this_process,
 )
 
 log = logging.getLogger(__name__)
@@ -48,11 +47,8 @@ keep_freed_memory(get_settings().malloc_keep_mb)
 @worker_init.connect
 def load_models(sender: object = None, **_: object) -> None:
     """Load the face mesh model at start-up, so the first job does not wait for it."""
-    if not runs_tasks_in_this_process(sender):
-        return
-    started = time.monotonic()
-    face_landmarks(np.zeros((256, 256, 3), np.uint8), (64.0, 64.0, 128.0, 128.0))
-    log.info("annotator: mesh model loaded in %.1f s", time.monotonic() - started)
+    blank = np.zeros((256, 256, 3), np.uint8)
+    load_at_start_up(sender, "mesh model", lambda: face_landmarks(blank, (64, 64, 128, 128)))
 
 
 def _read(store: ObjectStore, key: str, what: str) -> bytes:
@@ -88,7 +84,7 @@ def annotate(self: Task, job_id: str) -> None:
     settings = self.settings
     store = self.store
     record = jobs.get(job_id)
-    with ThreadPoolExecutor(max_workers=2) as pool:  # two S3 reads at once; decoding overlaps the faces read
+    with ThreadPoolExecutor(max_workers=1) as pool:  # faces.json is read while the photo is fetched and decoded
         faces_read = pool.submit(_read, store, faces_key(job_id), "faces")
         image = load_original(store, job_id, settings)
         detection = DetectionResult.model_validate_json(faces_read.result())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task
@@ -97,15 +98,19 @@ def make_celery(name: str, settings: Settings | None = None) -> Celery:
     return app
 
 
-def runs_tasks_in_this_process(worker: object) -> bool:
-    """True if the starting Celery worker runs its tasks in its own process (solo or threads pool).
+def load_at_start_up(worker: object, what: str, load: Callable[[], object]) -> None:
+    """At Celery's ``worker_init``, call ``load`` (models, say) if this process runs the tasks, and log the time.
 
-    Models may then be loaded at start-up (``worker_init``). A prefork parent must not load
-    MediaPipe or TensorFlow before it forks: the children would hang.
+    Only a solo or threads pool runs tasks in the starting process. A prefork parent must not load
+    MediaPipe or TensorFlow before it forks (the children would hang): there ``load`` is skipped and
+    the models load on first use in each child.
     """
     pool = getattr(worker, "pool_cls", None)
-    module = getattr(pool, "__module__", "")
-    return module in ("celery.concurrency.solo", "celery.concurrency.thread")
+    if getattr(pool, "__module__", "") not in ("celery.concurrency.solo", "celery.concurrency.thread"):
+        return
+    started = time.monotonic()
+    load()
+    log.info("%s loaded in %.1f s", what, time.monotonic() - started)
 
 
 def send_stage(app: Celery, task_name: str, job_id: str, *args: Any) -> None:

@@ -27,6 +27,11 @@ SCORE_CLIP = 100.0
 # The score threshold inside MediaPipe's full-range graph (its Python `min_detection_confidence`
 # does not reach it): with it, this module finds exactly the faces MediaPipe finds.
 MIN_SCORE = 0.6
+# Where positions and sizes sit in a decoded candidate (x, y, w, h, then x, y of each keypoint).
+X_POSITIONS = [0, *range(4, 4 + 2 * KEYPOINTS, 2)]
+Y_POSITIONS = [1, *range(5, 4 + 2 * KEYPOINTS, 2)]
+X_ALL = [*X_POSITIONS, 2]
+Y_ALL = [*Y_POSITIONS, 3]
 
 _lock = threading.Lock()
 _interpreter = None
@@ -84,8 +89,9 @@ def raw_outputs(tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (inp,) = interpreter.get_input_details()
         interpreter.set_tensor(inp["index"], tensor[None])
         interpreter.invoke()
+        # get_tensor returns copies, so the arrays outlive the next call.
         outputs = {tuple(o["shape"]): interpreter.get_tensor(o["index"]) for o in interpreter.get_output_details()}
-    return outputs[(1, GRID * GRID, 16)][0].copy(), outputs[(1, GRID * GRID, 1)][0, :, 0].copy()
+    return outputs[(1, GRID * GRID, 16)][0], outputs[(1, GRID * GRID, 1)][0, :, 0]
 
 
 def decode(regressors: np.ndarray, logits: np.ndarray, min_score: float) -> list[tuple[np.ndarray, float]]:
@@ -119,8 +125,9 @@ def weighted_nms(candidates: list[tuple[np.ndarray, float]]) -> list[tuple[np.nd
     merged = []
     while remaining:
         best = remaining[0]
-        cluster = [c for c in remaining if _iou(best[0], c[0]) > NMS_IOU]
-        rest = [c for c in remaining if _iou(best[0], c[0]) <= NMS_IOU]
+        overlaps = [_iou(best[0], c[0]) > NMS_IOU for c in remaining]
+        cluster = [c for c, overlap in zip(remaining, overlaps, strict=True) if overlap]
+        rest = [c for c, overlap in zip(remaining, overlaps, strict=True) if not overlap]
         weights = np.array([c[1] for c in cluster])
         values = np.average(np.stack([c[0] for c in cluster]), axis=0, weights=weights)
         merged.append((values, best[1]))
@@ -133,16 +140,13 @@ def detect(
 ) -> list[tuple[tuple[float, float, float, float], float, list[tuple[float, float]]]]:
     """Faces in an RGB uint8 image of any size: ``(box x, y, w, h), score, keypoints`` in its pixels."""
     canvas, (left, top, scale_x, scale_y) = letterbox(image_rgb)
-    canvas = canvas / 127.5 - 1.0
-    regressors, logits = raw_outputs(canvas.astype(np.float32))
+    regressors, logits = raw_outputs(canvas / np.float32(127.5) - np.float32(1.0))  # stays float32
     faces = []
     for values, score in weighted_nms(decode(regressors, logits, min_score)):
-        xs = [0, 2, *range(4, len(values), 2)]
-        ys = [1, 3, *range(5, len(values), 2)]
-        values[[0, *range(4, len(values), 2)]] -= left
-        values[[1, *range(5, len(values), 2)]] -= top
-        values[xs] /= scale_x
-        values[ys] /= scale_y
+        values[X_POSITIONS] -= left
+        values[Y_POSITIONS] -= top
+        values[X_ALL] /= scale_x
+        values[Y_ALL] /= scale_y
         box = (float(values[0]), float(values[1]), float(values[2]), float(values[3]))
         keypoints = [(float(values[4 + 2 * k]), float(values[5 + 2 * k])) for k in range(KEYPOINTS)]
         faces.append((box, score, keypoints))

@@ -7,7 +7,6 @@ its models at start-up; any other pool loads them on first use, in the process t
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -25,8 +24,8 @@ from services.contract.tasks import (
     DETECT_TASK,
     JobFailed,
     StageTask,
+    load_at_start_up,
     make_celery,
-    runs_tasks_in_this_process,
     send_stage,
 )
 from services.detector.engine import detect_faces
@@ -36,8 +35,6 @@ log = logging.getLogger(__name__)
 
 app = make_celery("detector")
 CROP_WRITERS = 4
-# A blank photo this size runs every model the detector uses (it is larger than one tile).
-WARM_UP_PX = 400
 # Photos one after another: reuse freed image buffers rather than fault in fresh pages each time.
 keep_freed_memory(get_settings().malloc_keep_mb)
 
@@ -45,11 +42,8 @@ keep_freed_memory(get_settings().malloc_keep_mb)
 @worker_init.connect
 def load_models(sender: object = None, **_: object) -> None:
     """Load the detection models at start-up, so the first job does not wait ~6 s for them."""
-    if not runs_tasks_in_this_process(sender):
-        return
-    started = time.monotonic()
-    detect_faces(np.zeros((WARM_UP_PX, WARM_UP_PX, 3), np.uint8))  # whole photo, one tile level, close-ups
-    log.info("detector: models loaded in %.1f s", time.monotonic() - started)
+    # A blank photo larger than one tile runs every model: whole photo, one tile level, close-ups.
+    load_at_start_up(sender, "detector models", lambda: detect_faces(np.zeros((400, 400, 3), np.uint8)))
 
 
 def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.ndarray:
