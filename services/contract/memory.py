@@ -3,8 +3,8 @@
 glibc serves blocks above its mmap threshold (128 KiB at start, rising only as such blocks are
 freed) with fresh ``mmap`` pages and returns heap tops above the trim threshold to the kernel, so a
 process that decodes one photo after another pays a page fault per 4 KiB of every image-sized
-buffer. Here that cost dominated decoding: ``decode_rgb`` of a 1 MP JPEG took 23.6 ms with the
-defaults and 5.1 ms with the heap kept (``bench/decode_latency.py``).
+buffer. Here that cost dominated decoding: ``decode_rgb`` of a 1 MP JPEG takes 11.0 ms with the
+defaults and 4.0 ms with the heap kept (``bench/decode_latency.py``, idle machine).
 """
 
 from __future__ import annotations
