@@ -21,7 +21,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 LABELS = ("real", "fake")
 SPLITS = ("train", "val", "test")
 # Sources whose every image is kept for the test split: an out-of-domain false-positive check.
-TEST_ONLY_SOURCES = frozenset({"wild_press_photos"})
+TEST_ONLY_SOURCES = frozenset({"wild_press_photos", "wild_group_photos"})
 FFPP_NAME = re.compile(r"^(?P<method>[A-Za-z0-9]+)_(?P<ids>\d+(?:_\d+)*)_(?P<frame>\d+)$")
 
 
@@ -109,6 +109,15 @@ def read_dfdc_pairs(data_dir: Path) -> list[tuple[str, str]]:
             (f"faceswap_dfdc/{row['real']}", f"faceswap_dfdc/{row['fake']}")
             for row in csv.DictReader(fh, delimiter="\t")
         ]
+
+
+def lowdiff_fakes(data_dir: Path) -> set[str]:
+    """DFDC fakes nearly identical to their real (``faceswap_dfdc/lowdiff_pairs.tsv``): likely audio-only fakes."""
+    listed = Path(data_dir) / "faceswap_dfdc" / "lowdiff_pairs.tsv"
+    if not listed.is_file():
+        return set()
+    with listed.open(newline="") as fh:
+        return {f"faceswap_dfdc/{row['fake']}" for row in csv.DictReader(fh, delimiter="\t")}
 
 
 def group_keys(items: list[Item], data_dir: Path) -> dict[str, str]:

@@ -78,17 +78,18 @@ def render_markdown(card: dict) -> str:
         )
         for record in variant["history"]:
             lines.append(
-                f"  - epoch {record['epoch']} ({record['phase']}): loss {record['loss']}, "
-                f"val AUC {record['val_auc']}, {record['seconds']} s"
+                f"  - epoch {record['epoch']}{' (' + record['phase'] + ')' if 'phase' in record else ''}: "
+                f"loss {record['loss']}, val AUC {record['val_auc']}, per source "
+                f"{record.get('val_auc_per_source', '-')}, {record['seconds']} s"
             )
     lines += [
         "",
         "## Intended use and limits",
         "",
         "Scores one face crop made by the crop policy above. An image's score is its most manipulated face.",
-        "Trained on ~4k faces of four research datasets; expect lower accuracy on other manipulation methods,",
-        "heavy compression, very small faces and other crop policies. `wild_press_photos` is test-only: its",
-        "FPR is the out-of-domain false-positive check. See the per-source rows before trusting the overall AUC.",
+        "Trained on the faces of four research datasets; expect lower accuracy on other manipulation methods,",
+        "heavy compression, very small faces and other crop policies. `wild_press_photos` and `wild_group_photos` are",
+        "test-only: their FPR is the out-of-domain false-positive check. See the per-source rows before trusting the overall AUC.",
         "",
     ]
     return "\n".join(lines)

@@ -18,14 +18,14 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from services.contract.crop_policy import CROP_POLICY
 from training.crops import DEFAULT_CACHE_DIR, CropCache, FaceCrops, detector_params
-from training.dataset import Item, grouped_split, list_items, manifest_sha256, split_counts
+from training.dataset import Item, grouped_split, list_items, lowdiff_fakes, manifest_sha256, split_counts
 from training.devices import DeviceSetup, DeviceUnavailable, setup_device
 
 
@@ -49,11 +49,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sbi-copies", type=int, default=1, help="probe: self-blended fakes per real training face")
     p.add_argument("--weights", type=Path, default=None, help="converted ImageNet weights (.npz) for lite0")
     p.add_argument("--input-size", type=int, default=192, help="central square of the 224 px crop the net sees")
-    p.add_argument("--epochs", type=int, default=8, help="fine-tuning epochs (after one head-only epoch)")
-    p.add_argument("--head-epochs", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=10, help="finetune: epochs (one of them warm-up)")
+    p.add_argument("--epoch-images", type=int, default=0, help="finetune: faces drawn per epoch (0: training faces)")
+    p.add_argument("--net-size", type=int, default=160, help="finetune: the network resizes its window to this")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (finetune: try 4e-4)")
-    p.add_argument("--freeze-blocks", type=int, default=3, help="lite0 blocks (after the stem) kept frozen")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: probe 1e-3, finetune 3e-4)")
+    p.add_argument("--run-dir", type=Path, default=None, help="finetune: checkpoints (default .fakeweb/train-runs/<v>)")
+    p.add_argument("--resume", action="store_true", help="finetune: continue the run in --run-dir")
     p.add_argument("--sbi", choices=("on", "off", "compare"), default="on", help="self-blended fakes")
     p.add_argument(
         "--balance",
@@ -282,12 +284,58 @@ def run_probe(
                     f"residual={'on' if residual else 'off'}"
                 )
                 head, info = train_head(
-                    x, y, val_auc_of(columns), args.probe_epochs, args.lr, args.seed, log, label, weights
+                    x, y, val_auc_of(columns), args.probe_epochs, args.lr or 1e-3, args.seed, log, label, weights
                 )
                 record = {"sbi": use_sbi, "balance": balance, "residual": residual, "training_rows": len(x), **info}
                 results.append((head, record))
     head, chosen = max(results, key=lambda r: r[1]["best"]["val_auc"])
     return combine(feature_model, head, args.input_size, chosen["residual"]), chosen, [r[1] for r in results]
+
+
+def run_finetune(
+    args: argparse.Namespace,
+    train_crops: np.ndarray,
+    train_targets: np.ndarray,
+    train_sources: list[str],
+    landmarks: list[np.ndarray | None] | None,
+    split: dict[str, list[Item]],
+    faces: dict[str, list[FaceCrops]],
+) -> tuple[object, dict[str, object]]:
+    """Finetune method: the whole network trained on cached augmented copies (training.finetune)."""
+    from training.finetune import FinetuneConfig, finetune
+
+    config = FinetuneConfig(
+        window=args.input_size,
+        net_size=args.net_size,
+        epochs=args.epochs,
+        epoch_images=args.epoch_images,
+        batch_size=args.batch_size,
+        lr=args.lr or 3e-4,
+        sbi_rate=args.sbi_rate if args.sbi != "off" else 0.0,
+        seed=args.seed,
+    )
+    crops_digest = hashlib.sha256(train_crops.tobytes()).hexdigest()
+    parts = [CROP_POLICY.name, args.input_size, config.sbi_rate, args.seed, crops_digest]
+    key = hashlib.sha256(json.dumps(parts).encode())
+    key = key.hexdigest()[:16]
+    run_dir = args.run_dir or Path(args.cache_dir).parent / "train-runs" / f"finetune-{key}"
+    log(f"finetune run {run_dir} ({json.dumps(config.__dict__)})")
+    network, record = finetune(
+        config,
+        run_dir,
+        Path(args.cache_dir) / "augmented" / key,
+        train_crops,
+        train_targets,
+        train_sources,
+        landmarks if args.sbi != "off" else None,
+        split["val"],
+        faces["val"],
+        weights_file(args),
+        log,
+        resume=args.resume,
+        backbone=args.backbone,
+    )
+    return network, {"sbi": args.sbi != "off", **record}
 
 
 def balanced_weights(sources: list[str], targets: np.ndarray) -> np.ndarray:
@@ -297,152 +345,9 @@ def balanced_weights(sources: list[str], targets: np.ndarray) -> np.ndarray:
     return np.array([len(keys) / (len(counts) * counts[k]) for k in keys], np.float32)
 
 
-def build_network(backbone: str, input_size: int, weights: Path | None, freeze_blocks: int):  # noqa: ANN201
-    """The classifier network: float RGB [0, 255] in, one logit out."""
-    import keras
-    from keras import layers
-
-    from training.backbone import DEFAULT_WEIGHTS, efficientnet_lite0_features, load_lite0_weights, tiny_features
-
-    inputs = keras.Input((input_size, input_size, 3), name="crop")
-    features = tiny_features(inputs) if backbone == "tiny" else efficientnet_lite0_features(inputs)
-    x = layers.GlobalAveragePooling2D(name="pool")(features)
-    x = layers.Dropout(0.3, name="dropout")(x)
-    logit = layers.Dense(1, dtype="float32", name="logit")(x)
-    network = keras.Model(inputs, logit, name=f"fakeweb_{backbone}")
-    if backbone == "lite0":
-        log(f"loaded ImageNet weights into {load_lite0_weights(network, weights or DEFAULT_WEIGHTS)} layers")
-    frozen_prefixes = ("conv_stem", "bn0", *tuple(f"blocks_{i}_" for i in range(freeze_blocks)))
-    for layer in network.layers:
-        if isinstance(layer, layers.BatchNormalization) or layer.name.startswith(frozen_prefixes):
-            layer.trainable = False  # BN statistics stay ImageNet's; small batches would only add noise
-    return network
-
-
-def set_backbone_trainable(network: object, trainable: bool, freeze_blocks: int) -> None:
-    """Head-only (False) or fine-tuning (True) mode; BN and the first blocks always stay frozen."""
-    from keras import layers
-
-    frozen_prefixes = ("conv_stem", "bn0", *tuple(f"blocks_{i}_" for i in range(freeze_blocks)))
-    for layer in network.layers:
-        if layer.name in ("logit", "dropout", "pool", "crop"):
-            continue
-        if isinstance(layer, layers.BatchNormalization) or layer.name.startswith(frozen_prefixes):
-            layer.trainable = False
-        else:
-            layer.trainable = trainable
-
-
-def training_batches(
-    crops: np.ndarray,
-    targets: np.ndarray,
-    landmarks: list[np.ndarray | None] | None,
-    args: argparse.Namespace,
-    epoch_seed: int,
-    shard: tuple[int, int] = (0, 1),
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """One epoch of augmented (uint8 crops, targets) batches; some reals become self-blended fakes."""
-    from training.augment import augment, self_blend
-
-    rng = np.random.default_rng(epoch_seed)
-    order = rng.permutation(len(crops))[shard[0] :: shard[1]]
-    for start in range(0, len(order) - args.batch_size + 1, args.batch_size):
-        idx = order[start : start + args.batch_size]
-        xs = np.empty((len(idx), *crops.shape[1:]), np.uint8)
-        ys = np.empty((len(idx),), np.float32)
-        for j, i in enumerate(idx):
-            image, target = crops[i], float(targets[i])
-            if landmarks is not None and target == 0.0 and rng.random() < args.sbi_rate:
-                image, target = self_blend(image, landmarks[i], rng), 1.0
-            xs[j], ys[j] = augment(image, rng), target
-        yield xs, ys
-
-
 def faces_of(items: list[Item], data_dir: Path, cache: CropCache) -> list[FaceCrops]:
     """Cached faces of every item (detection runs for cache misses)."""
     return cache.faces_of_all(data_dir / item.path for item in items)
-
-
-def fit_variant(
-    args: argparse.Namespace,
-    setup: DeviceSetup,
-    use_sbi: bool,
-    train_crops: np.ndarray,
-    train_targets: np.ndarray,
-    landmarks: list[np.ndarray | None] | None,
-    val_items: list[Item],
-    val_faces: list[FaceCrops],
-) -> tuple[object, dict[str, object]]:
-    """Train one network (with or without SBI); return it with its best validation weights and history."""
-    import keras
-    import tensorflow as tf
-
-    from training.evaluate import evaluate_faces
-    from training.export import input_window
-
-    keras.utils.set_random_seed(args.seed)
-    network = build_network(args.backbone, args.input_size, weights_file(args), args.freeze_blocks)
-
-    @tf.function(reduce_retracing=True)
-    def logits_of(batch: tf.Tensor) -> tf.Tensor:
-        return network(input_window(batch, args.input_size), training=False)
-
-    def predict(crops: np.ndarray) -> np.ndarray:
-        return tf.sigmoid(tf.reshape(logits_of(tf.constant(crops)), [-1])).numpy()
-
-    shard = (setup.rank, setup.workers)
-    size = CROP_POLICY.size
-
-    def dataset(epoch: int) -> tf.data.Dataset:
-        gen = lambda: training_batches(  # noqa: E731
-            train_crops, train_targets, landmarks if use_sbi else None, args, args.seed * 1000 + epoch, shard
-        )
-        spec = (tf.TensorSpec([None, size, size, 3], tf.uint8), tf.TensorSpec([None], tf.float32))
-        ds = tf.data.Dataset.from_generator(gen, output_signature=spec)
-        ds = ds.map(lambda x, y: (input_window(x, args.input_size), y), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
-
-    steps = max(1, len(train_crops) // shard[1] // args.batch_size)
-    history: list[dict[str, object]] = []
-    best: dict[str, object] = {"val_auc": -1.0}
-    best_weights = network.get_weights()
-    phases = [("head", args.head_epochs, 1e-3, False), ("finetune", args.epochs, args.lr, True)]
-    epoch = 0
-    for phase, n_epochs, lr, trainable in phases:
-        if n_epochs <= 0:
-            continue
-        if args.backbone == "lite0":
-            set_backbone_trainable(network, trainable, args.freeze_blocks)
-        schedule = keras.optimizers.schedules.CosineDecay(lr * shard[1], decay_steps=steps * n_epochs, alpha=0.05)
-        optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=1e-4)
-        if setup.horovod is not None:
-            optimizer = setup.horovod.DistributedOptimizer(optimizer)
-        network.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy(from_logits=True))
-        callbacks = []
-        if setup.horovod is not None:
-            callbacks.append(setup.horovod.callbacks.BroadcastGlobalVariablesCallback(0))
-        for _ in range(n_epochs):
-            epoch += 1
-            started = time.monotonic()
-            fit = network.fit(dataset(epoch), epochs=1, verbose=0, callbacks=callbacks)
-            loss = float(fit.history["loss"][-1])
-            report, _, _ = evaluate_faces(val_items, val_faces, predict, threshold=0.5)
-            val_auc = report["overall"]["auc"] or 0.0
-            record = {
-                "epoch": epoch,
-                "phase": phase,
-                "loss": round(loss, 4),
-                "val_auc": round(val_auc, 4),
-                "val_auc_per_source": {k: v["auc"] for k, v in report["per_source"].items()},
-                "seconds": round(time.monotonic() - started, 1),
-            }
-            history.append(record)
-            log(f"sbi={'on' if use_sbi else 'off'} {json.dumps(record)}")
-            if val_auc > best["val_auc"]:
-                best = {"val_auc": val_auc, "epoch": epoch}
-                best_weights = network.get_weights()
-    network.set_weights(best_weights)
-    return network, {"sbi": use_sbi, "best": best, "history": history}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -462,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
 
     items = cap_items(list_items(args.data), args.max_per_source_label, args.seed)
     split = grouped_split(items, args.data, seed=args.seed)
+    lowdiff = lowdiff_fakes(args.data)
+    for name in ("train", "val"):  # likely audio-only fakes: the face is unchanged, so the label is wrong for us
+        split[name] = [item for item in split[name] if item.path not in lowdiff]
     counts = split_counts(split)
     log(f"split: {json.dumps(counts)}")
     cache = CropCache(args.cache_dir)
@@ -486,13 +394,8 @@ def main(argv: list[str] | None = None) -> int:
             args, train_crops, train_targets, train_sources, landmarks, split["val"], faces["val"], cache.version
         )
     else:
-        variants = {"on": [True], "off": [False], "compare": [False, True]}[args.sbi]
-        results = [
-            fit_variant(args, setup, use_sbi, train_crops, train_targets, landmarks, split["val"], faces["val"])
-            for use_sbi in variants
-        ]
-        network, chosen = max(results, key=lambda r: r[1]["best"]["val_auc"])
-        variant_records = [r[1] for r in results]
+        network, chosen = run_finetune(args, train_crops, train_targets, train_sources, landmarks, split, faces)
+        variant_records = [chosen]
     if not setup.is_chief:
         return 0
     train_seconds = time.monotonic() - started
@@ -607,10 +510,9 @@ def finish(
             "epochs": args.epochs if args.method == "finetune" else args.probe_epochs,
             "augment_copies": args.augment_copies,
             "sbi_copies": args.sbi_copies,
-            "head_epochs": args.head_epochs,
             "batch_size": args.batch_size,
-            "lr": args.lr,
-            "freeze_blocks": args.freeze_blocks,
+            "lr": args.lr or (3e-4 if args.method == "finetune" else 1e-3),
+            "net_size": args.net_size if args.method == "finetune" else args.input_size,
             "sbi_rate": args.sbi_rate,
             "seconds": round(train_seconds, 1),
             "sbi_chosen": chosen["sbi"],

@@ -101,7 +101,7 @@ def test_tiny_training_run_exports_a_servable_model(shared_data: Path, tmp_path:
 def test_finetune_method_trains_end_to_end(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "models"
     args = ["--device", "cpu", "--data", str(shared_data), "--out", str(out), "--backbone", "tiny"]
-    args += ["--method", "finetune", "--epochs", "1", "--head-epochs", "0", "--batch-size", "8"]
+    args += ["--method", "finetune", "--epochs", "1", "--batch-size", "8", "--net-size", "96"]
     args += ["--max-per-source-label", "3", "--sbi", "on", "--version", "7", "--cache-dir", str(tmp_path / "c")]
     assert train.main(args) == 0
     card = json.loads((out / "fakeweb" / "7" / "model_card.json").read_text())
