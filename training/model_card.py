@@ -89,7 +89,8 @@ def render_markdown(card: dict) -> str:
         "Scores one face crop made by the crop policy above. An image's score is its most manipulated face.",
         "Trained on the faces of four research datasets; expect lower accuracy on other manipulation methods,",
         "heavy compression, very small faces and other crop policies. `wild_press_photos` and `wild_group_photos` are",
-        "test-only: their FPR is the out-of-domain false-positive check. See the per-source rows before trusting the overall AUC.",
+        "test-only: their FPR is the out-of-domain false-positive check. See the per-source rows before trusting",
+        "the overall AUC.",
         "",
     ]
     return "\n".join(lines)
