@@ -5,8 +5,9 @@
 Every image goes through the service's detector and crop policy (training.crops), every
 face through the SavedModel's ``serving_default``; an image's score is its most manipulated
 face. The report has, overall and per source (FF++ Face2Face apart from FF++ swaps): AUC,
-accuracy/TPR/FPR at the model's threshold, TPR at 5% FPR and the images with no face, plus
-a ROC plot and a calibration plot next to it. Training's own validation calls
+accuracy/TPR/FPR at the model's threshold (per image, and per face for the reals), TPR at 5% FPR
+and the images with no face, plus a ROC plot, a calibration plot and the top losses (a TSV and a
+contact sheet of the images the model gets most wrong per source) next to it. Training's own validation calls
 :func:`evaluate_faces` too.
 """
 
@@ -90,10 +91,13 @@ def report_from_face_scores(
     def block(indices: Sequence[int]) -> dict[str, object]:
         idx = np.asarray(indices, dtype=np.int64)
         scored = idx[has_face[idx]]
+        real_faces = np.concatenate([np.asarray(per_face[i], np.float64) for i in idx if labels[i] == 0] + [[]])
         return {
             **summarise(labels[scored], scores[scored], threshold),
             "images": len(idx),
             "no_face": int((~has_face[idx]).sum()),
+            "real_faces": len(real_faces),
+            "real_face_fpr": float(np.mean(real_faces >= threshold)) if len(real_faces) else None,
         }
 
     report: dict[str, object] = {
@@ -103,6 +107,61 @@ def report_from_face_scores(
         "calibration": calibration_bins(labels[has_face], scores[has_face]),
     }
     return report, labels[has_face], scores[has_face]
+
+
+def top_losses(items: Sequence[Item], per_face: Sequence[np.ndarray], k: int = 12) -> list[dict[str, object]]:
+    """Per source, the ``k`` fakes scored lowest and the ``k`` reals scored highest (images with a face)."""
+    rows: list[dict[str, object]] = []
+    for source in sorted({item.source for item in items}):
+        for label, worst_first in (("fake", 1.0), ("real", -1.0)):
+            chosen = [i for i, item in enumerate(items) if item.source == source and item.label == label]
+            chosen = [i for i in chosen if len(per_face[i])]
+            chosen.sort(key=lambda i: worst_first * float(np.max(per_face[i])))
+            for i in chosen[:k]:
+                rows.append(
+                    {
+                        "source": source,
+                        "label": label,
+                        "path": items[i].path,
+                        "score": round(float(np.max(per_face[i])), 4),
+                        "faces": len(per_face[i]),
+                        "worst_face": int(np.argmax(per_face[i])),
+                    }
+                )
+    return rows
+
+
+def write_top_losses(
+    items: Sequence[Item], faces: Sequence[FaceCrops], per_face: Sequence[np.ndarray], prefix: Path, k: int = 12
+) -> dict[str, str]:
+    """``<prefix>_top_losses.tsv`` and a contact sheet ``<prefix>_top_losses.png`` of the images the model gets
+    most wrong per source: one row of missed fakes and one of flagged reals, each tile the face that set the
+    image's score, with that score."""
+    import cv2
+
+    rows = top_losses(items, per_face, k)
+    paths = {"tsv": f"{prefix}_top_losses.tsv", "png": f"{prefix}_top_losses.png"}
+    columns = ["source", "label", "path", "score", "faces", "worst_face"]
+    lines = ["\t".join(columns)] + ["\t".join(str(r[c]) for c in columns) for r in rows]
+    Path(paths["tsv"]).write_text("\n".join(lines) + "\n")
+    tile, caption = 112, 16
+    index = {item.path: i for i, item in enumerate(items)}
+    groups = sorted({(r["source"], r["label"]) for r in rows})
+    sheet = np.full((max(1, len(groups)) * (tile + caption) + caption, 200 + k * tile, 3), 255, np.uint8)
+    for g, (source, label) in enumerate(groups):
+        top = g * (tile + caption) + caption
+        kind = "missed fakes" if label == "fake" else "flagged reals"
+        cv2.putText(sheet, source[:22], (4, top + 40), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+        cv2.putText(sheet, kind, (4, top + 60), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+        for j, r in enumerate(x for x in rows if (x["source"], x["label"]) == (source, label)):
+            crop = faces[index[r["path"]]].crops[int(r["worst_face"])]
+            left = 200 + j * tile
+            sheet[top : top + tile, left : left + tile] = cv2.resize(crop, (tile, tile), interpolation=cv2.INTER_AREA)
+            cv2.putText(
+                sheet, f"{r['score']:.2f}", (left + 4, top + tile + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (200, 0, 0), 1
+            )
+    cv2.imwrite(paths["png"], sheet[..., ::-1])
+    return paths
 
 
 def write_plots(labels: np.ndarray, scores: np.ndarray, threshold: float, prefix: Path) -> dict[str, str]:
@@ -151,7 +210,8 @@ def evaluate_folder(
         items = grouped_split(items, data_dir, seed=seed)[split]
     cache = CropCache(cache_dir)
     faces = cache.faces_of_all(Path(data_dir) / item.path for item in items)
-    report, labels, scores = evaluate_faces(items, faces, predict, threshold)
+    per_face = face_scores(faces, predict)
+    report, labels, scores = report_from_face_scores(items, per_face, threshold)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     prefix = out.with_suffix("")
@@ -162,6 +222,7 @@ def evaluate_folder(
         "detector": cache.version,
         **report,
         "plots": write_plots(labels, scores, threshold, prefix) if len(labels) else {},
+        "top_losses": write_top_losses(items, faces, per_face, prefix),
     }
     out.write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -26,6 +26,26 @@ def input_window(image: tf.Tensor, input_size: int) -> tf.Tensor:
     return x
 
 
+class FlipAveraged:
+    """A network whose logit is the mean of its logits for the crop and the crop's mirror image."""
+
+    def __init__(self, network: object) -> None:
+        self.network = network
+
+    @property
+    def weights(self) -> list:
+        """The wrapped network's weights (what the SavedModel tracks)."""
+        return list(self.network.weights)
+
+    def count_params(self) -> int:
+        """Parameters of the wrapped network."""
+        return int(self.network.count_params())
+
+    def __call__(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Mean logit over the crop and its horizontal mirror."""
+        return 0.5 * (self.network(x, training=training) + self.network(tf.reverse(x, axis=[2]), training=training))
+
+
 class FakeWebClassifier(tf.Module):
     """A Keras network (logit out) behind FakeWeb's serving signature."""
 

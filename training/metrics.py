@@ -63,9 +63,12 @@ def rates_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[s
     }
 
 
-def calibration_bins(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
-    """Per probability bin: mean predicted probability, observed fake fraction, count."""
+def calibration_bins(
+    labels: np.ndarray, scores: np.ndarray, bins: int = 10, weights: np.ndarray | None = None
+) -> list[dict[str, float]]:
+    """Per probability bin: mean predicted probability, observed fake fraction, count (``weights``: per row)."""
     labels, scores = np.asarray(labels, dtype=np.float64), np.asarray(scores, dtype=np.float64)
+    w = np.ones_like(scores) if weights is None else np.asarray(weights, dtype=np.float64)
     edges = np.linspace(0.0, 1.0, bins + 1)
     index = np.clip(np.digitize(scores, edges) - 1, 0, bins - 1)
     out = []
@@ -74,12 +77,22 @@ def calibration_bins(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> 
         if chosen.any():
             out.append(
                 {
-                    "mean_probability": float(scores[chosen].mean()),
-                    "fake_fraction": float(labels[chosen].mean()),
+                    "mean_probability": float(np.average(scores[chosen], weights=w[chosen])),
+                    "fake_fraction": float(np.average(labels[chosen], weights=w[chosen])),
                     "count": int(chosen.sum()),
+                    "weight": float(w[chosen].sum()),
                 }
             )
     return out
+
+
+def prior_weights(labels: np.ndarray, prior: float) -> np.ndarray:
+    """Row weights that make the fakes' share of the total weight ``prior`` (importance reweighting)."""
+    labels = np.asarray(labels)
+    fakes = labels == 1
+    if fakes.all() or not fakes.any():
+        return np.ones(len(labels))
+    return np.where(fakes, prior / fakes.mean(), (1.0 - prior) / (1.0 - fakes.mean()))
 
 
 def summarise(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, object]:
@@ -154,10 +167,17 @@ def threshold_for_fpr(labels: np.ndarray, scores: np.ndarray, max_fpr: float) ->
     return float((above + higher.min()) / 2.0) if len(higher) else float(above) + 1e-6
 
 
-def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> float | None:
-    """Count-weighted mean |mean probability - fake fraction| over equal-width probability bins."""
-    rows = calibration_bins(labels, scores, bins)
-    total = sum(r["count"] for r in rows)
+def expected_calibration_error(
+    labels: np.ndarray, scores: np.ndarray, bins: int = 10, prior: float | None = None
+) -> float | None:
+    """Weighted mean |mean probability - fake fraction| over equal-width probability bins.
+
+    With ``prior``, the rows are reweighted so that fakes make up that share: the calibration error of
+    probabilities that claim to be calibrated for that prior, measured on data with another mix.
+    """
+    weights = None if prior is None else prior_weights(labels, prior)
+    rows = calibration_bins(labels, scores, bins, weights)
+    total = sum(r["weight"] for r in rows)
     if not total:
         return None
-    return float(sum(r["count"] * abs(r["mean_probability"] - r["fake_fraction"]) for r in rows) / total)
+    return float(sum(r["weight"] * abs(r["mean_probability"] - r["fake_fraction"]) for r in rows) / total)

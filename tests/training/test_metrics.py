@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import rates_at, roc_auc, summarise, tpr_at_fpr, youden_threshold
+from training.metrics import (
+    expected_calibration_error,
+    prior_weights,
+    rates_at,
+    roc_auc,
+    summarise,
+    tpr_at_fpr,
+    youden_threshold,
+)
 
 
 def test_auc_counts_pairs_and_ties() -> None:
@@ -94,3 +102,25 @@ def test_balanced_weights_give_every_source_and_label_the_same_total() -> None:
     for s, t, w in zip(sources, targets, weights, strict=True):
         totals[(s, t)] = totals.get((s, t), 0.0) + w
     assert max(totals.values()) == pytest.approx(min(totals.values()))
+
+
+def test_ece_at_a_prior_reweights_the_classes() -> None:
+    # Scores calibrated for a 20% prior: P(fake | score) = 0.2 in a population with 20% fakes.
+    # Here both classes have a share of 50%, so unweighted the same scores look badly calibrated.
+    labels = np.array([1] * 50 + [0] * 50)
+    scores = np.full(100, 0.2)
+    assert expected_calibration_error(labels, scores) == pytest.approx(0.3)
+    assert expected_calibration_error(labels, scores, prior=0.2) == pytest.approx(0.0, abs=1e-12)
+    weights = prior_weights(labels, 0.2)
+    assert weights[labels == 1].sum() / weights.sum() == pytest.approx(0.2)
+
+
+def test_top_losses_lists_the_worst_images_per_source_and_label() -> None:
+    from training.dataset import Item
+    from training.evaluate import top_losses
+
+    items = [Item("s", "fake", f"f{i}") for i in range(4)] + [Item("s", "real", f"r{i}") for i in range(4)]
+    per_face = [np.array([p]) for p in (0.9, 0.1, 0.5, 0.3)] + [np.array([0.2, p]) for p in (0.8, 0.1, 0.4, 0.6)]
+    rows = top_losses(items, per_face, k=2)
+    assert [(r["label"], r["path"]) for r in rows] == [("fake", "f1"), ("fake", "f3"), ("real", "r0"), ("real", "r3")]
+    assert rows[2]["worst_face"] == 1 and rows[2]["faces"] == 2
