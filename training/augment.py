@@ -53,8 +53,25 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.2:
         noise = rng.normal(0.0, rng.uniform(2.0, 8.0), size=out.shape)
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    out = social_media(out, rng)
     if rng.random() < 0.7:
         out = jpeg(np.ascontiguousarray(out), int(rng.integers(30, 96)))
+    return np.ascontiguousarray(out)
+
+
+def social_media(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What apps do to real photos before anyone checks them: beauty smoothing, sharpening, a first JPEG pass
+    (the caller's JPEG makes it a double compression). Label-independent like every augmentation here, so a
+    smoothed or sharpened face is no evidence either way."""
+    out = np.ascontiguousarray(image)
+    if rng.random() < 0.15:  # skin smoothing filters are edge-preserving blurs
+        out = cv2.bilateralFilter(out, int(rng.integers(5, 10)), float(rng.uniform(20, 60)), float(rng.uniform(3, 8)))
+    if rng.random() < 0.15:  # unsharp mask, as upload pipelines and "enhance" buttons apply
+        blurred = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.8, 2.0)))
+        amount = float(rng.uniform(0.3, 1.0))
+        out = cv2.addWeighted(out, 1.0 + amount, blurred, -amount, 0)
+    if rng.random() < 0.2:
+        out = jpeg(out, int(rng.integers(60, 96)))
     return np.ascontiguousarray(out)
 
 

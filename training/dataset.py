@@ -162,6 +162,16 @@ def grouped_split(
     return split
 
 
+def training_split(items: list[Item], data_dir: Path, seed: int = 1) -> dict[str, list[Item]]:
+    """The grouped split training uses: likely audio-only DFDC fakes (``lowdiff_fakes``) are left out of
+    train and val, where their unchanged face would teach the wrong label; test keeps every image."""
+    split = grouped_split(items, data_dir, seed=seed)
+    lowdiff = lowdiff_fakes(data_dir)
+    for name in ("train", "val"):
+        split[name] = [item for item in split[name] if item.path not in lowdiff]
+    return split
+
+
 def split_counts(split: dict[str, list[Item]]) -> dict[str, dict[str, dict[str, int]]]:
     """``{split: {source: {label: count}}}`` for the model card."""
     counts: dict[str, dict[str, dict[str, int]]] = {}

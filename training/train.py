@@ -25,7 +25,7 @@ import numpy as np
 
 from services.contract.crop_policy import CROP_POLICY
 from training.crops import DEFAULT_CACHE_DIR, CropCache, FaceCrops, detector_params
-from training.dataset import Item, grouped_split, list_items, lowdiff_fakes, manifest_sha256, split_counts
+from training.dataset import Item, list_items, manifest_sha256, split_counts, training_split
 from training.devices import DeviceSetup, DeviceUnavailable, setup_device
 
 
@@ -397,10 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"device {setup.name} (mixed precision: {setup.mixed_precision}, workers: {setup.workers})")
 
     items = cap_items(list_items(args.data), args.max_per_source_label, args.seed)
-    split = grouped_split(items, args.data, seed=args.seed)
-    lowdiff = lowdiff_fakes(args.data)
-    for name in ("train", "val"):  # likely audio-only fakes: the face is unchanged, so the label is wrong for us
-        split[name] = [item for item in split[name] if item.path not in lowdiff]
+    split = training_split(items, args.data, seed=args.seed)
     counts = split_counts(split)
     log(f"split: {json.dumps(counts)}")
     cache = CropCache(args.cache_dir)
