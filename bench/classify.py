@@ -30,6 +30,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from deploy.local.servers import (  # noqa: E402
+    make_test_settings,
+    running,
+    serving_stand_in,
+    settings_env,
+    wait_for_redis,
+    wait_for_s3,
+)
 from deploy.local.stack import stop_process_group  # noqa: E402
 from services.classifier.serving_client import ModelRoute, ServingClient  # noqa: E402
 from services.contract.crop_policy import CROP_POLICY  # noqa: E402
@@ -39,8 +47,6 @@ from services.contract.schemas import DetectedFace, DetectionResult  # noqa: E40
 from services.contract.settings import Settings  # noqa: E402
 from services.contract.storage import ObjectStore, crop_key, faces_key  # noqa: E402
 from services.contract.tasks import CLASSIFY_TASK, make_celery, send_stage  # noqa: E402
-from tests.serving.harness import serving_stand_in  # noqa: E402
-from tests.support.servers import make_test_settings, running, settings_env, wait_for_redis, wait_for_s3  # noqa: E402
 
 BATCH_SIZES = (1, 4, 16, 32)
 
@@ -61,10 +67,10 @@ def model_repository(model_dir: Path, work: Path) -> tuple[Path, str]:
         (base / "fakeweb").mkdir(parents=True)
         (base / "fakeweb" / "1").symlink_to(versions[newest].resolve(), target_is_directory=True)
         return base, f"{model_dir}/{newest}"
-    from tests.support.tiny_model import export_tiny_model
+    from deploy.local.tiny_model import export_tiny_model
 
     export_tiny_model(base / "fakeweb" / "1")
-    return base, "tiny test model (tests/support/tiny_model.py)"
+    return base, "tiny test model (deploy/local/tiny_model.py)"
 
 
 def crops(count: int, seed: int = 0) -> np.ndarray:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.local.launch import command
+from deploy.local.servers import make_test_settings, settings_env
 from deploy.local.stack import LocalStack, free_port, stop_process_group
 from services.contract.settings import Settings
-from tests.support.servers import make_test_settings, settings_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE_WORKERS = ("detector", "classifier", "annotator")

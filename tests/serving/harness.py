@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +28,7 @@ import grpc
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from deploy.local.stack import free_port, stop_process_group
+from deploy.local.servers import serving_stand_in
 from services.classifier.serving_client import ServingCallError, ServingClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,34 +135,6 @@ def export_tiny_models(folder: Path, biases: tuple[float, ...] = (0.0, 3.0)) -> 
     from tests.support.tiny_model import export_tiny_model
 
     return {bias: export_tiny_model(folder / f"bias{bias}", bias=bias) for bias in biases}
-
-
-@contextmanager
-def serving_stand_in(
-    base: Path, poll_s: float = 0.5, extra_env: dict[str, str] | None = None
-) -> Iterator[tuple[str, Path]]:
-    """Run ``python -m services.serving`` on a free port over ``base``; yield (address, log path)."""
-    port = free_port()
-    log_path = base.parent / f"serving-{port}.log"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    argv = [sys.executable, "-m", "services.serving", "--port", str(port)]
-    argv += ["--model-config-file", str(base / "models.config"), "--model-base-path", str(base)]
-    argv += ["--poll-seconds", str(poll_s)]
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    address = f"127.0.0.1:{port}"
-    try:
-        channel = grpc.insecure_channel(address)
-        try:
-            grpc.channel_ready_future(channel).result(timeout=120)
-        except grpc.FutureTimeoutError as exc:
-            raise RuntimeError(f"serving did not start:\n{log_path.read_text(errors='replace')}") from exc
-        finally:
-            channel.close()
-        yield address, log_path
-    finally:
-        stop_process_group(proc.pid, timeout_s=15)
 
 
 @contextmanager
