@@ -6,29 +6,41 @@ on a square crop around each detected face rather than on the whole photo.
 
 from __future__ import annotations
 
-import threading
+from typing import Any
 
 import numpy as np
 
 from services.contract.crop_policy import square_window
+from services.contract.held_model import HeldModel
 
 # Square around the detector box given to the mesh model: margin and input size.
 MESH_CROP_SCALE = 1.6
 MESH_CROP_SIZE = 256
 
-_lock = threading.Lock()
-_face_mesh: object | None = None
 
+class FaceMesh(HeldModel[Any]):
+    """MediaPipe FaceMesh with refined landmarks (478 points), one face per call, still images."""
 
-def _mesh_model():  # noqa: ANN202 - mediapipe has no type hints
-    global _face_mesh
-    if _face_mesh is None:
+    def __init__(self) -> None:
+        super().__init__("face mesh (MediaPipe)")
+
+    def _load(self) -> Any:
         import mediapipe as mp
 
-        _face_mesh = mp.solutions.face_mesh.FaceMesh(
+        self.version = f"mediapipe {mp.__version__}, face_landmark_with_attention.tflite"
+        return mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True, refine_landmarks=True, max_num_faces=1, min_detection_confidence=0.5
         )
-    return _face_mesh
+
+    def _warm_up(self, model: Any) -> None:
+        self._predict(model, np.zeros((MESH_CROP_SIZE, MESH_CROP_SIZE, 3), np.uint8))
+
+    def _predict(self, model: Any, crop: np.ndarray) -> Any:
+        return model.process(crop)
+
+
+# Per process, made on first use (or at the worker's start-up), never before a fork.
+FACE_MESH = FaceMesh()
 
 
 def mesh_window(box: tuple[float, float, float, float]) -> tuple[int, int, int]:
@@ -45,8 +57,7 @@ def face_landmarks(image_rgb: np.ndarray, box: tuple[float, float, float, float]
     """
     left, top, side = mesh_window(box)
     crop = square_window(image_rgb, left, top, side, MESH_CROP_SIZE)
-    with _lock:
-        output = _mesh_model().process(crop)
+    output = FACE_MESH.predict(crop)
     if not output.multi_face_landmarks:
         return None
     rel = np.array([(lm.x, lm.y) for lm in output.multi_face_landmarks[0].landmark], dtype=np.float64)

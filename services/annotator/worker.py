@@ -14,7 +14,7 @@ from celery import Task
 from celery.signals import worker_init
 
 from services.annotator.compose import AnnotateOptions, ScoreMissing, annotate_photo
-from services.annotator.mesh import face_landmarks
+from services.annotator.mesh import FACE_MESH
 from services.contract.imaging import ImageRejected, decode_rgb, encode_jpeg
 from services.contract.jobs import JobStatus, Stage
 from services.contract.memory import keep_freed_memory
@@ -46,9 +46,8 @@ keep_freed_memory(get_settings().malloc_keep_mb)
 
 @worker_init.connect
 def load_models(sender: object = None, **_: object) -> None:
-    """Load the face mesh model at start-up, so the first job does not wait for it."""
-    blank = np.zeros((256, 256, 3), np.uint8)
-    load_at_start_up(sender, "mesh model", lambda: face_landmarks(blank, (64, 64, 128, 128)))
+    """Load and warm up the face mesh model at start-up, so the first job does not wait for it."""
+    load_at_start_up(sender, "mesh model", FACE_MESH.warm_up)
 
 
 def _read(store: ObjectStore, key: str, what: str) -> bytes:

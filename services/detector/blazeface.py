@@ -13,12 +13,13 @@ full-range model misses.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
 
+from services.contract.held_model import HeldModel
 from services.detector import full_range
 
 MODEL_INPUT = 192
@@ -30,9 +31,6 @@ LEVEL_FACTOR = 3
 # Close-ups: short-range model on the photo padded by half its longest side (80/80 DFDC crops vs 14/80).
 CLOSE_UP_PAD = 0.5
 MIN_CONFIDENCE = 0.5
-
-_lock = threading.Lock()
-_models: dict[int, object] = {}
 
 
 @dataclass
@@ -46,23 +44,40 @@ class RawFace:
     tile: bool = False
 
 
-def _model(model_selection: int):  # noqa: ANN202 - mediapipe has no type hints
-    with _lock:
-        if model_selection not in _models:
-            import mediapipe as mp
+class MediaPipeFaceDetection(HeldModel[Any]):
+    """One of MediaPipe's BlazeFace graphs: ``model_selection`` 0 is short-range, 1 full-range."""
 
-            _models[model_selection] = mp.solutions.face_detection.FaceDetection(
-                model_selection=model_selection, min_detection_confidence=MIN_CONFIDENCE
-            )
-        return _models[model_selection]
+    FILES = {0: "face_detection_short_range.tflite", 1: "face_detection_full_range_sparse.tflite"}
+
+    def __init__(self, model_selection: int) -> None:
+        super().__init__(f"blazeface {'full' if model_selection else 'short'}-range (MediaPipe)")
+        self.model_selection = model_selection
+
+    def _load(self) -> Any:
+        import mediapipe as mp
+
+        self.version = f"mediapipe {mp.__version__}, {self.FILES[self.model_selection]}"
+        return mp.solutions.face_detection.FaceDetection(
+            model_selection=self.model_selection, min_detection_confidence=MIN_CONFIDENCE
+        )
+
+    def _warm_up(self, model: Any) -> None:
+        self._predict(model, np.zeros((MODEL_INPUT, MODEL_INPUT, 3), np.uint8))
+
+    def _predict(self, model: Any, image_rgb: np.ndarray) -> Any:
+        return model.process(np.ascontiguousarray(image_rgb))
+
+
+# Per process, made on first use (or at the worker's start-up), never before a fork.
+MODELS = {selection: MediaPipeFaceDetection(selection) for selection in (0, 1)}
+# What the blazeface engine runs: both MediaPipe graphs and the full-range model in LiteRT for the tiles.
+HELD_MODELS = (*MODELS.values(), full_range.MODEL)
 
 
 def run_model(image_rgb: np.ndarray, model_selection: int) -> list[RawFace]:
     """One BlazeFace pass through MediaPipe's graph; boxes in the pixels of ``image_rgb``, unclipped."""
     height, width = image_rgb.shape[:2]
-    detector = _model(model_selection)
-    with _lock:
-        output = detector.process(np.ascontiguousarray(image_rgb))
+    output = MODELS[model_selection].predict(image_rgb)
     faces = []
     for det in output.detections or []:
         rel = det.location_data.relative_bounding_box

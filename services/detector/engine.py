@@ -1,20 +1,23 @@
 """Face detection: pick an engine, merge duplicate candidates, return faces in a stable order.
 
-Models are created lazily, once per process, never before a fork.
+Models are created lazily, once per process, never before a fork (``held_models`` lists them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from services.contract.held_model import HeldModel
 from services.detector import blazeface, haar
 from services.detector.blazeface import RawFace
 from services.detector.boxes import Box, clip_box, suppress
 from services.detector.quality import visible_fraction
 
 ENGINES = ("blazeface", "haar")
+HELD_MODELS: dict[str, tuple[HeldModel[Any], ...]] = {"blazeface": blazeface.HELD_MODELS, "haar": haar.HELD_MODELS}
 # NMS: duplicates from the tile pyramid overlap heavily; a face part next to the whole face is covered by it.
 NMS_IOU = 0.3
 NMS_COVER = 0.6
@@ -41,6 +44,13 @@ class Detection:
     score: float
     keypoints: list[tuple[float, float]] = field(default_factory=list)
     visible: float = 1.0
+
+
+def held_models(engine: str = "blazeface") -> tuple[HeldModel[Any], ...]:
+    """The models an engine runs, to warm up at the worker's start-up."""
+    if engine not in HELD_MODELS:
+        raise ValueError(f"unknown detector engine {engine!r}; choose one of {ENGINES}")
+    return HELD_MODELS[engine]
 
 
 def detect_faces(

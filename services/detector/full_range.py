@@ -13,11 +13,13 @@ differently, so the detector keeps MediaPipe for its one whole-photo pass.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+
+from services.contract.held_model import HeldModel
 
 INPUT = 192
 GRID = 48
@@ -32,9 +34,6 @@ X_POSITIONS = [0, *range(4, 4 + 2 * KEYPOINTS, 2)]
 Y_POSITIONS = [1, *range(5, 4 + 2 * KEYPOINTS, 2)]
 X_ALL = [*X_POSITIONS, 2]
 Y_ALL = [*Y_POSITIONS, 3]
-
-_lock = threading.Lock()
-_interpreter = None
 
 
 def model_path() -> Path:
@@ -54,15 +53,35 @@ def _anchors() -> np.ndarray:
 ANCHORS = _anchors()
 
 
-def _get_interpreter():  # noqa: ANN202 - LiteRT has no type hints
-    global _interpreter
-    if _interpreter is None:
+class LiteRtFullRange(HeldModel[Any]):
+    """The full-range ``.tflite`` in a LiteRT interpreter (one thread): one call per 192 px input."""
+
+    def __init__(self) -> None:
+        super().__init__("blazeface full-range (LiteRT)")
+
+    def _load(self) -> Any:
         from ai_edge_litert.interpreter import Interpreter
 
-        interpreter = Interpreter(model_path=str(model_path()), num_threads=1)
+        path = model_path()
+        interpreter = Interpreter(model_path=str(path), num_threads=1)
         interpreter.allocate_tensors()
-        _interpreter = interpreter
-    return _interpreter
+        self.version = path.name
+        return interpreter
+
+    def _warm_up(self, model: Any) -> None:
+        self._predict(model, np.zeros((INPUT, INPUT, 3), np.float32))
+
+    def _predict(self, model: Any, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        (inp,) = model.get_input_details()
+        model.set_tensor(inp["index"], tensor[None])
+        model.invoke()
+        # get_tensor returns copies, so the arrays outlive the next call.
+        outputs = {tuple(o["shape"]): model.get_tensor(o["index"]) for o in model.get_output_details()}
+        return outputs[(1, GRID * GRID, 16)][0], outputs[(1, GRID * GRID, 1)][0, :, 0]
+
+
+# One interpreter per process, made on first use (or at the worker's start-up), never before a fork.
+MODEL = LiteRtFullRange()
 
 
 def letterbox(image_rgb: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
@@ -84,14 +103,7 @@ def letterbox(image_rgb: np.ndarray) -> tuple[np.ndarray, tuple[float, float, fl
 
 def raw_outputs(tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One model call on a ``[192, 192, 3]`` float input in [-1, 1]: regressors ``[2304, 16]``, logits ``[2304]``."""
-    with _lock:
-        interpreter = _get_interpreter()
-        (inp,) = interpreter.get_input_details()
-        interpreter.set_tensor(inp["index"], tensor[None])
-        interpreter.invoke()
-        # get_tensor returns copies, so the arrays outlive the next call.
-        outputs = {tuple(o["shape"]): interpreter.get_tensor(o["index"]) for o in interpreter.get_output_details()}
-    return outputs[(1, GRID * GRID, 16)][0], outputs[(1, GRID * GRID, 1)][0, :, 0]
+    return MODEL.predict(tensor)
 
 
 def decode(regressors: np.ndarray, logits: np.ndarray, min_score: float) -> list[tuple[np.ndarray, float]]:

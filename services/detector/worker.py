@@ -13,6 +13,7 @@ import numpy as np
 from celery import Task
 from celery.signals import worker_init
 
+from services.contract.held_model import warm_up_all
 from services.contract.imaging import ImageRejected, decode_rgb, encode_png
 from services.contract.jobs import Stage
 from services.contract.memory import keep_freed_memory
@@ -28,7 +29,7 @@ from services.contract.tasks import (
     make_celery,
     send_stage,
 )
-from services.detector.engine import detect_faces
+from services.detector.engine import held_models
 from services.detector.faces import analyse_photo
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,9 @@ keep_freed_memory(get_settings().malloc_keep_mb)
 
 @worker_init.connect
 def load_models(sender: object = None, **_: object) -> None:
-    """Load the detection models at start-up, so the first job does not wait ~6 s for them."""
-    # A blank photo larger than one tile runs every model: whole photo, one tile level, close-ups.
-    load_at_start_up(sender, "detector models", lambda: detect_faces(np.zeros((400, 400, 3), np.uint8)))
+    """Load and warm up the detection models at start-up, so the first job does not wait ~6 s for them."""
+    models = held_models(get_settings().detector_engine)
+    load_at_start_up(sender, "detector models", lambda: warm_up_all(models))
 
 
 def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.ndarray:

@@ -16,6 +16,7 @@ import time
 import redis
 from celery import Task
 
+from services.contract.held_model import HeldModel
 from services.contract.jobs import JOB_KEY, JobNotFound, JobStatus, JobStore
 from services.contract.schemas import JobResult
 from services.contract.settings import Settings, get_settings
@@ -42,19 +43,24 @@ MAX_ANSWER_BYTES = 64 * 1024
 app = make_celery("webhook")
 configure_logging(get_settings().log_format, [get_settings().webhook_secret])
 
-_jobs: JobStore | None = None
-_store: ObjectStore | None = None
-
 
 class RetryLater(Exception):
     """This attempt failed in a way worth retrying."""
 
 
-def _clients(settings: Settings) -> tuple[JobStore, ObjectStore]:
-    global _jobs, _store
-    if _jobs is None or _store is None:
-        _jobs, _store = JobStore.from_url(settings.redis_url), ObjectStore(settings)
-    return _jobs, _store
+class WebhookClients(HeldModel[tuple[JobStore, ObjectStore]]):
+    """The job store and object store every delivery reads from, made on the first delivery."""
+
+    def __init__(self) -> None:
+        super().__init__("webhook clients (Redis, S3)")
+
+    def _load(self) -> tuple[JobStore, ObjectStore]:
+        settings = get_settings()
+        self.version = f"s3 {settings.s3_endpoint}/{settings.s3_bucket}"  # never the Redis URL: it may hold a password
+        return JobStore.from_url(settings.redis_url), ObjectStore(settings)
+
+
+CLIENTS = WebhookClients()
 
 
 def _base_url(settings: Settings) -> str:
@@ -139,7 +145,7 @@ def deliver_webhook(self: Task, job_id: str) -> str:
     settings = get_settings()
     token = job_id_var.set(job_id)
     try:
-        jobs, store = _clients(settings)
+        jobs, store = CLIENTS.load()
         attempt = self.request.retries + 1
         try:
             return deliver(settings, jobs, store, job_id, attempt)

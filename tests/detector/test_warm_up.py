@@ -28,8 +28,8 @@ print("loaded" if {loaded} else "not loaded")
 
 # service -> (module holding its models, expression true once they are loaded)
 SERVICES = {
-    "detector": ("services.detector.blazeface", "bool(models._models)"),
-    "annotator": ("services.annotator.mesh", "models._face_mesh is not None"),
+    "detector": ("services.detector.blazeface", "any(model.loaded for model in models.HELD_MODELS)"),
+    "annotator": ("services.annotator.mesh", "models.FACE_MESH.loaded"),
 }
 
 
