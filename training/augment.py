@@ -26,8 +26,9 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
 
 
-def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One random, label-independent variation of an RGB uint8 crop (same size out)."""
+def augment(image: np.ndarray, rng: np.random.Generator, social: bool = False) -> np.ndarray:
+    """One random, label-independent variation of an RGB uint8 crop (same size out); ``social`` adds
+    :func:`social_media`'s smoothing, sharpening and double JPEG."""
     size = image.shape[0]
     out = image
     if rng.random() < 0.5:
@@ -53,7 +54,8 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.2:
         noise = rng.normal(0.0, rng.uniform(2.0, 8.0), size=out.shape)
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    out = social_media(out, rng)
+    if social:
+        out = social_media(out, rng)
     if rng.random() < 0.7:
         out = jpeg(np.ascontiguousarray(out), int(rng.integers(30, 96)))
     return np.ascontiguousarray(out)

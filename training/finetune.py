@@ -52,6 +52,7 @@ class FinetuneConfig:
     dropout: float = 0.2
     sbi_rate: float = 0.3
     copies: int = 0  # distinct augmented copies cycled through (0: one per epoch)
+    social_media: bool = False  # training.augment.social_media on both classes
     seed: int = 1
     source_shares: dict[str, float] = field(default_factory=lambda: dict(SOURCE_SHARES))
 
@@ -137,7 +138,7 @@ class AugmentedCopies:
             image = crop
             if self.landmarks is not None and made[i] == 0.0 and rng.random() < self.config.sbi_rate:
                 image, made[i] = self_blend(crop, self.landmarks[i], rng), 1.0
-            out[i] = window_of(augment(image, rng), w)
+            out[i] = window_of(augment(image, rng, self.config.social_media), w)
         out.flush()
         del out
         tmp.replace(images)
@@ -193,6 +194,7 @@ def finetune(
     state: dict[str, object] = {"config": asdict(config), "epoch": 0, "history": [], "best": None}
     if resume and state_file.is_file() and (run_dir / CHECKPOINT).is_file():
         state = json.loads(state_file.read_text())
+        state["config"] = {**asdict(FinetuneConfig()), **state["config"]}  # fields added since take their default
         if state["config"] != asdict(config):
             raise SystemExit(f"--resume: {run_dir} was trained with another configuration: {state['config']}")
         network = keras.models.load_model(run_dir / CHECKPOINT)

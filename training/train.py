@@ -81,6 +81,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="off",
         help="test-time mean of the logits of the crop and its mirror (compare: keep it if validation gains)",
     )
+    p.add_argument(
+        "--social-media",
+        choices=("on", "off"),
+        default="off",
+        help="finetune: also smooth, sharpen and double-JPEG both classes (training.augment.social_media)",
+    )
     p.add_argument("--sbi-rate", type=float, default=0.3, help="share of real training faces turned into SBI fakes")
     p.add_argument("--max-per-source-label", type=int, default=None, help="cap images per source/label (smoke runs)")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
@@ -319,9 +325,12 @@ def run_finetune(
         lr=args.lr or 3e-4,
         sbi_rate=args.sbi_rate if args.sbi != "off" else 0.0,
         seed=args.seed,
+        social_media=args.social_media == "on",
     )
     crops_digest = hashlib.sha256(train_crops.tobytes()).hexdigest()
     parts = [CROP_POLICY.name, args.input_size, config.sbi_rate, args.seed, crops_digest]
+    if config.social_media:
+        parts.append("social-media")
     key = hashlib.sha256(json.dumps(parts).encode())
     key = key.hexdigest()[:16]
     run_dir = args.run_dir or Path(args.cache_dir).parent / "train-runs" / f"finetune-{key}"
