@@ -13,7 +13,7 @@ help:
 	@echo "make down   stop everything 'make up' started"
 	@echo "make test   set up and run the linters and the whole test suite"
 	@echo "make bench  run the benchmarks (6-9 min): bench/results/latest.json, latest.png"
-	@echo "make train  train a new model version on ../shared/data into deploy/models (CPU; see docs/model.md)"
+	@echo "make train  train a new model version on ../shared/data into deploy/models (CPU, ~2 h; see docs/model.md)"
 
 $(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,7 +52,8 @@ $(PRETRAINED): | venv
 	$(BIN)/python -m training.convert_weights
 
 train: venv $(PRETRAINED)
-	$(BIN)/python -m training.train --device cpu --data ../shared/data --out deploy/models --sbi on --residual on
+	$(BIN)/python -m training.train --device cpu --data ../shared/data --out deploy/models \
+		--method finetune --sbi on --epochs 12 --epoch-images 8000 --tta compare --resume
 
 bench: venv system-deps
 	$(BIN)/python -m bench.run
