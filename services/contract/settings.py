@@ -9,12 +9,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_S3_SECRET = "fakeweb-dev-secret"  # noqa: S105 - refused when FAKEWEB_ENV=prod
 DEV_API_KEYS = "dev:fakeweb-dev-key"
 DEV_WEBHOOK_SECRET = "fakeweb-dev-webhook-secret"  # noqa: S105 - refused when FAKEWEB_ENV=prod
+DEV_KEYS = frozenset(entry.split(":", 1)[1] for entry in DEV_API_KEYS.split(","))
+MIN_PROD_KEY_LENGTH = 16
+
+
+class UnsafeConfiguration(RuntimeError):
+    """The settings must not be used to serve (malformed keys, or default credentials in prod)."""
 
 
 class Settings(BaseSettings):
@@ -132,10 +138,47 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".fakeweb"), description="Local stack state (Redis, SeaweedFS, logs).")
     shared_data_dir: Path = Field(Path("../shared/data"), description="Labelled training and test data.")
 
+    @model_validator(mode="after")
+    def _enforce_non_default_secrets(self) -> Settings:
+        """With FAKEWEB_ENV=prod no process (gateway, workers, sweeper, webhook signer) starts on dev credentials."""
+        refuse_unsafe_prod(self)
+        return self
+
     @property
     def resolved_model_config_file(self) -> Path:
         """The models.config path, defaulting to one inside the model repository."""
         return self.model_config_file or self.model_base_path / "models.config"
+
+
+def unsafe_in_prod(settings: Settings) -> list[str]:
+    """What FAKEWEB_ENV=prod refuses in these settings: dev credentials, short API keys, the test SSRF allow-list.
+
+    API keys are read as the gateway reads them (``tenant:key`` entries); a malformed list is the
+    gateway's to refuse, with the entry's position.
+    """
+    entries = (entry.strip().partition(":") for entry in settings.api_keys.split(","))
+    keys = [key for _, sep, key in entries if sep and key]
+    problems = []
+    if any(key in DEV_KEYS for key in keys):
+        problems.append("FAKEWEB_API_KEYS contains the documented dev key")
+    if any(len(key) < MIN_PROD_KEY_LENGTH for key in keys):
+        problems.append(f"FAKEWEB_API_KEYS has a key shorter than {MIN_PROD_KEY_LENGTH} characters")
+    if settings.s3_secret_key == DEV_S3_SECRET:
+        problems.append("FAKEWEB_S3_SECRET_KEY is the dev secret")
+    if settings.webhook_secret == DEV_WEBHOOK_SECRET:
+        problems.append("FAKEWEB_WEBHOOK_SECRET is the dev secret")
+    if settings.ssrf_allowlist.strip():
+        problems.append("FAKEWEB_SSRF_ALLOWLIST is set (tests only)")
+    return problems
+
+
+def refuse_unsafe_prod(settings: Settings) -> None:
+    """Raise UnsafeConfiguration, naming every problem (never a value), if prod settings are unsafe."""
+    if settings.env != "prod":
+        return
+    problems = unsafe_in_prod(settings)
+    if problems:
+        raise UnsafeConfiguration("FAKEWEB_ENV=prod refuses to start: " + "; ".join(problems) + ".")
 
 
 @lru_cache

@@ -7,16 +7,10 @@ import hmac
 import re
 from dataclasses import dataclass
 
-from services.contract.settings import DEV_API_KEYS, DEV_S3_SECRET, DEV_WEBHOOK_SECRET, Settings
+from services.contract.settings import Settings, UnsafeConfiguration, refuse_unsafe_prod
 
 API_KEY_HEADER = "X-API-Key"
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-MIN_PROD_KEY_LENGTH = 16
-DEV_KEYS = frozenset(entry.split(":", 1)[1] for entry in DEV_API_KEYS.split(","))
-
-
-class UnsafeConfiguration(RuntimeError):
-    """The settings must not be used to serve (malformed keys, or default credentials in prod)."""
 
 
 @dataclass(frozen=True)
@@ -67,23 +61,13 @@ class Keyring:
 
 
 def check_deployment(settings: Settings) -> list[tuple[str, str]]:
-    """Parse the API keys; in prod refuse default credentials, short keys and the SSRF allow-list."""
+    """Parse the API keys; in prod refuse default credentials, short keys and the SSRF allow-list.
+
+    Settings already refuse prod with dev credentials when they are made (every process does);
+    this checks again for settings copied without validation (``model_copy``).
+    """
     pairs = parse_api_keys(settings.api_keys)
     if not pairs:
         raise UnsafeConfiguration("FAKEWEB_API_KEYS names no key; nobody could use the API.")
-    if settings.env != "prod":
-        return pairs
-    problems = []
-    if any(key in DEV_KEYS for _, key in pairs):
-        problems.append("FAKEWEB_API_KEYS contains the documented dev key")
-    if any(len(key) < MIN_PROD_KEY_LENGTH for _, key in pairs):
-        problems.append(f"FAKEWEB_API_KEYS has a key shorter than {MIN_PROD_KEY_LENGTH} characters")
-    if settings.s3_secret_key == DEV_S3_SECRET:
-        problems.append("FAKEWEB_S3_SECRET_KEY is the dev secret")
-    if settings.webhook_secret == DEV_WEBHOOK_SECRET:
-        problems.append("FAKEWEB_WEBHOOK_SECRET is the dev secret")
-    if settings.ssrf_allowlist.strip():
-        problems.append("FAKEWEB_SSRF_ALLOWLIST is set (tests only)")
-    if problems:
-        raise UnsafeConfiguration("FAKEWEB_ENV=prod refuses to start: " + "; ".join(problems) + ".")
+    refuse_unsafe_prod(settings)
     return pairs
