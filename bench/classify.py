@@ -43,10 +43,12 @@ from services.classifier.serving_client import ModelRoute, ServingClient  # noqa
 from services.contract.crop_policy import CROP_POLICY  # noqa: E402
 from services.contract.imaging import encode_png  # noqa: E402
 from services.contract.jobs import JobStore  # noqa: E402
+from services.contract.pipeline import send, stage  # noqa: E402
+from services.contract.record import JobRecord  # noqa: E402
 from services.contract.schemas import DetectedFace, DetectionResult  # noqa: E402
 from services.contract.settings import Settings  # noqa: E402
 from services.contract.storage import ObjectStore, crop_key, faces_key  # noqa: E402
-from services.contract.tasks import CLASSIFY_TASK, make_celery, send_stage  # noqa: E402
+from services.contract.tasks import make_celery  # noqa: E402
 
 BATCH_SIZES = (1, 4, 16, 32)
 
@@ -159,7 +161,7 @@ def make_jobs(store: ObjectStore, jobs: JobStore, count: int, faces: int) -> lis
             width=640, height=480, engine="bench", crop_policy=CROP_POLICY.name, faces=detected, chunks=1
         )
         store.put_json(faces_key(job_id), detection.model_dump(mode="json"))
-        jobs.create(job_id, {"threshold": "0.5", "faces_total": faces, "chunks_total": 1})
+        jobs.create_for_tenant(job_id, "bench", JobRecord(threshold=0.5, faces_total=faces, chunks_total=1))
         ids.append(job_id)
     return ids
 
@@ -175,16 +177,16 @@ def bench_stage(
         ids = make_jobs(store, jobs, jobs_count, faces)
         app = make_celery("bench-sender", Settings(redis_url=redis_url))
         for job_id in warm:
-            send_stage(app, CLASSIFY_TASK, job_id, 0)
+            send(app, stage("classify"), job_id, 0)
         _wait_done(jobs, warm)
         for job_id in ids:
-            send_stage(app, CLASSIFY_TASK, job_id, 0)
+            send(app, stage("classify"), job_id, 0)
         records = _wait_done(jobs, ids)
     finally:
         for proc in procs:
             stop_process_group(proc.pid, timeout_s=20)
-    starts = [float(r["classify_started"]) for r in records]
-    ends = [float(r["classify_finished"]) for r in records]
+    starts = [r.started["classify"] for r in records]
+    ends = [r.finished["classify"] for r in records]
     latencies = [e - s for s, e in zip(starts, ends, strict=True)]
     result = {**percentiles(latencies), "faces_per_s": jobs_count * faces / (max(ends) - min(starts))}
     print(
@@ -195,14 +197,14 @@ def bench_stage(
     return result
 
 
-def _wait_done(jobs: JobStore, ids: list[str], timeout_s: float = 900) -> list[dict]:
+def _wait_done(jobs: JobStore, ids: list[str], timeout_s: float = 900) -> list[JobRecord]:
     deadline = time.monotonic() + timeout_s
     while True:
         records = [jobs.get(job_id) for job_id in ids]
-        failed = [r for r in records if r.get("status") == "failed"]
+        failed = [r for r in records if r.status == "failed"]
         if failed:
             raise RuntimeError(f"a bench job failed: {failed[0]}")
-        if all(r.get("classify_finished") for r in records):
+        if all("classify" in r.finished for r in records):
             return records
         if time.monotonic() > deadline:
             raise RuntimeError("bench jobs did not finish")

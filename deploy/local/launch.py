@@ -16,15 +16,11 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from services.contract.pipeline import CONSUMERS, PIPELINE  # noqa: E402
 from services.contract.settings import Settings  # noqa: E402
 
-# Celery worker processes: program name -> (app module, queue).
-WORKERS = {
-    "detector": ("services.detector.worker", "detect"),
-    "classifier": ("services.classifier.worker", "classify"),
-    "annotator": ("services.annotator.worker", "annotate"),
-    "webhook": ("services.gateway.webhook_worker", "webhook"),
-}
+# Celery worker processes: program name -> (app module, queue), from the pipeline declaration.
+WORKERS = {each.service: (each.worker, each.queue) for each in (*PIPELINE, *CONSUMERS)}
 
 
 def command(name: str, settings: Settings) -> tuple[list[str], dict[str, str]]:

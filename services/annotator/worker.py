@@ -7,6 +7,7 @@ the mesh model at start-up; any other pool loads it on first use, in the process
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -16,8 +17,9 @@ from celery.signals import worker_init
 from services.annotator.compose import AnnotateOptions, ScoreMissing, annotate_photo
 from services.annotator.mesh import FACE_MESH
 from services.contract.imaging import ImageRejected, decode_rgb, encode_jpeg
-from services.contract.jobs import JobStatus, Stage
+from services.contract.jobs import JobStatus
 from services.contract.memory import keep_freed_memory
+from services.contract.pipeline import stage
 from services.contract.schemas import DetectionResult
 from services.contract.settings import Settings, get_settings
 from services.contract.storage import (
@@ -28,18 +30,12 @@ from services.contract.storage import (
     original_key,
     result_key,
 )
-from services.contract.tasks import (
-    ANNOTATE_TASK,
-    JobFailed,
-    StageTask,
-    load_at_start_up,
-    make_celery,
-    notify_job_ended,
-)
+from services.contract.tasks import JobFailed, StageTask, load_at_start_up, make_celery, notify_job_ended
 
 log = logging.getLogger(__name__)
 
-app = make_celery("annotator")
+STAGE = stage("annotate")
+app = make_celery(STAGE.service)
 # Photos one after another: reuse freed image buffers rather than fault in fresh pages each time.
 keep_freed_memory(get_settings().malloc_keep_mb)
 
@@ -57,12 +53,8 @@ def _read(store: ObjectStore, key: str, what: str) -> bytes:
         raise JobFailed(f"{what}_missing", f"The job's {what} is no longer in storage.") from exc
 
 
-def _threshold(record: dict[str, str], default: float) -> float:
-    try:
-        value = float(record.get("threshold", ""))
-    except ValueError:
-        return default
-    return value if 0.0 <= value <= 1.0 else default
+def _threshold(value: float | None, default: float) -> float:
+    return value if value is not None and 0.0 <= value <= 1.0 else default
 
 
 def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.ndarray:
@@ -73,23 +65,22 @@ def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.nda
         raise JobFailed(exc.code, exc.message) from exc
 
 
-@app.task(name=ANNOTATE_TASK, base=StageTask, bind=True)
+@app.task(name=STAGE.task, base=StageTask, bind=True)
 def annotate(self: Task, job_id: str) -> None:
     """Judge every face, draw the annotated photo, store it with ``result.json`` and end the job."""
     jobs = self.jobs
-    if jobs.is_final(job_id):
-        return
-    jobs.start_stage(job_id, Stage.ANNOTATE)
+    record = jobs.start_stage(job_id, STAGE.name)
+    if record is None:
+        return  # gone or already ended
     settings = self.settings
     store = self.store
-    record = jobs.get(job_id)
     with ThreadPoolExecutor(max_workers=1) as pool:  # faces.json is read while the photo is fetched and decoded
         faces_read = pool.submit(_read, store, faces_key(job_id), "faces")
         image = load_original(store, job_id, settings)
         detection = DetectionResult.model_validate_json(faces_read.result())
     options = AnnotateOptions(
-        threshold=_threshold(record, settings.threshold),
-        include_landmarks=record.get("include_landmarks") == "1",
+        threshold=_threshold(record.threshold, settings.threshold),
+        include_landmarks=record.include_landmarks,
         genuine_boxes=settings.annotate_genuine_boxes,
         unjudgeable_boxes=settings.annotate_unjudgeable_boxes,
     )
@@ -102,7 +93,7 @@ def annotate(self: Task, job_id: str) -> None:
         store.put_bytes(annotated_key(job_id), encode_jpeg(annotation.image, settings.jpeg_quality), "image/jpeg")
         result_put.result()
     faces = len(annotation.result.faces)
-    jobs.finish_stage(job_id, Stage.ANNOTATE, faces_annotated=faces)
-    jobs.complete(job_id, JobStatus.NO_FACE if faces == 0 else JobStatus.COMPLETED)
+    status = JobStatus.NO_FACE if faces == 0 else JobStatus.COMPLETED
+    jobs.complete(job_id, status, finished={STAGE.name: time.time()}, faces_annotated=faces)
     notify_job_ended(app, jobs, job_id)
     log.info("job %s: annotated %d faces", job_id, faces)

@@ -17,16 +17,17 @@ from pydantic import ValidationError
 
 from services.classifier.scoring import Classifier, ModelConfigurationError, check_routes
 from services.contract.imaging import decode_png_rgb
-from services.contract.jobs import Stage
 from services.contract.memory import keep_freed_memory
-from services.contract.schemas import DetectedFace, DetectionResult
+from services.contract.pipeline import send_next, stage
+from services.contract.schemas import DetectionResult
 from services.contract.settings import get_settings
-from services.contract.storage import ObjectNotFound, ObjectStore, faces_key
-from services.contract.tasks import ANNOTATE_TASK, CLASSIFY_TASK, JobFailed, StageTask, make_celery, send_stage
+from services.contract.storage import ObjectNotFound, ObjectStore, crop_key, faces_key
+from services.contract.tasks import JobFailed, StageTask, make_celery
 
 log = logging.getLogger(__name__)
 
-app = make_celery("classifier")
+STAGE = stage("classify")
+app = make_celery(STAGE.service)
 # Photos one after another: reuse freed image buffers rather than fault in fresh pages each time.
 keep_freed_memory(get_settings().malloc_keep_mb)
 CROP_READERS = 8
@@ -61,38 +62,48 @@ def check_model_configuration(**_: object) -> None:
         log.info("classifier: model %s version %d ready", signature.name, signature.version)
 
 
-@app.task(name=CLASSIFY_TASK, base=StageTask, bind=True)
-def classify(self: StageTask, job_id: str, chunk: int) -> None:
-    """Score the faces of ``chunk``, record them, and send annotate when the last chunk is done."""
-    if self.jobs.is_final(job_id):
-        return
-    self.jobs.start_stage(job_id, Stage.CLASSIFY)
+@app.task(name=STAGE.task, base=StageTask, bind=True)
+def classify(
+    self: StageTask, job_id: str, chunk: int, chunks: int | None = None, faces: list[int] | None = None
+) -> None:
+    """Score the faces of ``chunk``, record them, and send the next stage when the last chunk is done.
+
+    The detector's task names the chunk's ``faces`` (indexes; each crop is at ``crop_key``) and the
+    number of ``chunks``; a task without them (queued by an earlier version) reads ``faces.json``.
+    """
+    if self.jobs.start_stage(job_id, STAGE.name) is None:
+        return  # gone or already ended
     store = self.store
+    if faces is None or chunks is None:
+        detection = _read_detection(store, job_id)
+        faces = [face.index for face in detection.faces if face.chunk == chunk and face.crop_key]
+        chunks = detection.chunks
+    with ThreadPoolExecutor(max_workers=CROP_READERS) as pool:  # S3 reads are I/O bound
+        crops = list(pool.map(lambda index: _read_crop(store, job_id, index), faces))
+    results = get_classifier().score(job_id, crops)
+    scores = {
+        index: {"p": p, "model": {"name": name, "version": version}}
+        for index, (p, name, version) in zip(faces, results, strict=True)
+    }
+    _, done = self.jobs.record_chunk_scores(job_id, chunk, scores)
+    if done >= chunks:
+        self.jobs.finish_stage(job_id, STAGE.name)
+        send_next(app, STAGE, job_id)
+
+
+def _read_detection(store: ObjectStore, job_id: str) -> DetectionResult:
     try:
-        detection = DetectionResult.model_validate(store.get_json(faces_key(job_id)))
+        return DetectionResult.model_validate(store.get_json(faces_key(job_id)))
     except ObjectNotFound as exc:
         raise JobFailed("internal_error", "classify: the detector's faces.json is missing.") from exc
     except (ValidationError, ValueError) as exc:
         raise JobFailed("internal_error", "classify: faces.json does not match the contract.") from exc
-    faces = [face for face in detection.faces if face.chunk == chunk and face.crop_key]
-    with ThreadPoolExecutor(max_workers=CROP_READERS) as pool:  # S3 reads are I/O bound
-        crops = list(pool.map(lambda face: _read_crop(store, face), faces))
-    results = get_classifier().score(job_id, crops)
-    scores = {
-        face.index: {"p": p, "model": {"name": name, "version": version}}
-        for face, (p, name, version) in zip(faces, results, strict=True)
-    }
-    _, done = self.jobs.record_chunk_scores(job_id, chunk, scores)
-    record = self.jobs.get(job_id)
-    if done >= int(record.get("chunks_total") or detection.chunks):
-        self.jobs.finish_stage(job_id, Stage.CLASSIFY)
-        send_stage(app, ANNOTATE_TASK, job_id)
 
 
-def _read_crop(store: ObjectStore, face: DetectedFace) -> np.ndarray:
+def _read_crop(store: ObjectStore, job_id: str, index: int) -> np.ndarray:
     try:
-        return decode_png_rgb(store.get_bytes(face.crop_key or ""))
+        return decode_png_rgb(store.get_bytes(crop_key(job_id, index)))
     except ObjectNotFound as exc:
-        raise JobFailed("internal_error", f"classify: crop of face {face.index} is missing.") from exc
+        raise JobFailed("internal_error", f"classify: crop of face {index} is missing.") from exc
     except (OSError, ValueError) as exc:
-        raise JobFailed("internal_error", f"classify: crop of face {face.index} is not a PNG.") from exc
+        raise JobFailed("internal_error", f"classify: crop of face {index} is not a PNG.") from exc

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import redis
 
-from services.contract.jobs import JobStatus, JobStore
+from services.contract.jobs import JobStore
+from services.contract.record import JobRecord
 from services.contract.settings import Settings
 
 CACHE_KEY = "fakeweb:cache:{scope}:{sha256}:{threshold}:{landmarks}:{model}"
@@ -62,31 +63,24 @@ def find_cached_job(
     return None
 
 
-def remember_result(jobs: JobStore, job_id: str, record: dict[str, str]) -> str | None:
+def remember_result(jobs: JobStore, job_id: str, record: JobRecord) -> str | None:
     """Write the cache entry of a job that ended with a result; return its key (None if not cacheable)."""
-    ttl = int(float(record.get("cache_ttl_s") or 0))
-    spec = record.get("model_spec")
-    sha256 = record.get("sha256")
-    if ttl <= 0 or not spec or not sha256 or record.get("cached_from"):
+    if record.cache_ttl_s <= 0 or not record.model_spec or not record.sha256 or record.cached_from:
         return None
-    if record.get("status") not in (JobStatus.COMPLETED.value, JobStatus.NO_FACE.value):
+    if not record.has_result:
         return None
     models = {f"{s['model']['name']}:{s['model']['version']}" for s in jobs.scores(job_id).values() if s.get("model")}
     if len(models) > 1:
         return None  # scored by two versions (a rollout mid-job): no single version to file it under
     model = models.pop() if models else NO_MODEL
     key = cache_key(
-        record.get("cache_scope") or SHARED_SCOPE,
-        sha256,
-        float(record.get("threshold") or 0),
-        record.get("include_landmarks") == "1",
-        model,
+        record.cache_scope or SHARED_SCOPE, record.sha256, record.threshold or 0.0, record.include_landmarks, model
     )
     if not jobs.update_if_exists(job_id, cache_key=key):
         return None  # deleted meanwhile
     pipe = jobs.redis.pipeline()
     if model != NO_MODEL:
-        pipe.set(SCORED_BY_KEY.format(spec=spec), model)
-    pipe.set(key, job_id, ex=ttl)
+        pipe.set(SCORED_BY_KEY.format(spec=record.model_spec), model)
+    pipe.set(key, job_id, ex=record.cache_ttl_s)
     pipe.execute()
     return key

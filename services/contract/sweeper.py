@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import redis
 from celery import Celery
 
-from services.contract.jobs import FINAL_STATUSES, JOB_KEY, JOBS_INDEX_KEY, JobStore
+from services.contract.jobs import JOBS_INDEX_KEY, JobStore
 from services.contract.settings import Settings, get_settings
 from services.contract.tasks import make_celery, notify_job_ended
 
@@ -31,17 +31,6 @@ log = logging.getLogger("fakeweb.sweeper")
 TIMEOUT_REASON = "timeout"
 WATERMARK_KEY = "fakeweb:sweeper:settled_until"
 PAGE = 500
-
-# Fail the job only if it is still open and still idle since the cutoff (a stage may have moved meanwhile).
-# KEYS: job hash. ARGV: cutoff, now, reason, message.
-_FAIL_IF_IDLE_LUA = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status or status == 'completed' or status == 'failed' or status == 'no_face' then return 0 end
-local updated = tonumber(redis.call('HGET', KEYS[1], 'updated_at') or '0') or 0
-if updated > tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', ARGV[3], 'message', ARGV[4], 'updated_at', ARGV[2])
-return 1
-"""
 
 
 @dataclass(frozen=True)
@@ -62,7 +51,6 @@ def sweep_once(jobs: JobStore, timeout_s: float, app: Celery | None = None, now:
     now = time.time() if now is None else now
     cutoff = now - timeout_s
     client = jobs.redis
-    fail_if_idle = client.register_script(_FAIL_IF_IDLE_LUA)
     start = client.get(WATERMARK_KEY) or "-inf"
     settled_until: float | None = None
     all_settled = True
@@ -75,16 +63,14 @@ def sweep_once(jobs: JobStore, timeout_s: float, app: Celery | None = None, now:
         if not page:
             break
         offset += len(page)
-        pipe = client.pipeline(transaction=False)
-        for job_id, _ in page:
-            pipe.hmget(JOB_KEY.format(job_id=job_id), "status", "stage", "updated_at")
-        for (job_id, created), (status, stage, updated) in zip(page, pipe.execute(), strict=True):
+        records = jobs.peek_many([job_id for job_id, _ in page], ["stage", "updated_at"])
+        for (job_id, created), record in zip(page, records, strict=True):
             visited += 1
-            still_open = status is not None and status not in FINAL_STATUSES
-            if still_open and float(updated or 0) <= cutoff:
-                where = f"the {stage} stage" if stage else "the queue"
+            still_open = record is not None and not record.is_final
+            if record is not None and still_open and record.updated_at <= cutoff:
+                where = f"the {record.stage} stage" if record.stage else "the queue"
                 message = f"The job made no progress in {where} for more than {timeout_s:g} s."
-                if fail_if_idle(keys=[JOB_KEY.format(job_id=job_id)], args=[cutoff, now, TIMEOUT_REASON, message]):
+                if jobs.fail_if_idle(job_id, cutoff, TIMEOUT_REASON, message, now):
                     still_open = False
                     failed.append(job_id)
                     log.warning("job %s: failed by the sweeper: %s", job_id, message)
@@ -109,7 +95,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
             timeout_s,
             settings.visibility_timeout_s,
         )
-    jobs = JobStore.from_url(settings.redis_url)
+    jobs = JobStore.from_url(settings.redis_url, service="sweeper")
     app = make_celery("sweeper", settings)
     interval = sweep_interval(timeout_s)
     log.info("sweeper: failing jobs idle for more than %s s, checking every %s s", timeout_s, interval)

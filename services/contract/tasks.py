@@ -1,6 +1,9 @@
-"""Task names, queues and the Celery app every service builds from the same settings.
+"""The Celery app every service builds from the same settings, and the base class of pipeline stages.
 
-Services send tasks by name (``send_stage``) and never import each other's code.
+Routes and queues come from the pipeline declaration (``services.contract.pipeline``): services
+send tasks by name (``pipeline.send_next``) and never import each other's code. Only the declared
+queues exist (``task_create_missing_queues`` is off): a worker started on another queue refuses
+to start, and sending to one raises ``celery.exceptions.QueueNotFound``.
 Stages acknowledge late (they are idempotent), so a task held by a worker that dies is
 delivered again; transient faults retry with exponential backoff; anything else fails
 the job at once with a reason, because retrying a programming error only hides it.
@@ -14,8 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task
+from kombu import Exchange, Queue
 
-from services.contract.jobs import FINAL_STATUSES, JOB_KEY, JobStore, Stage
+from services.contract.jobs import JobStore
+from services.contract.pipeline import PIPELINE, WEBHOOK, queue_names, stage_of_task, task_routes
 from services.contract.result_cache import remember_result
 from services.contract.settings import Settings, get_settings
 from services.contract.storage import ObjectStore, StorageUnavailable
@@ -23,15 +28,11 @@ from services.contract.testhooks import sleep_if_asked
 
 log = logging.getLogger(__name__)
 
-DETECT_TASK = "fakeweb.detect"
-CLASSIFY_TASK = "fakeweb.classify"
-ANNOTATE_TASK = "fakeweb.annotate"
-
-QUEUES = {DETECT_TASK: Stage.DETECT.value, CLASSIFY_TASK: Stage.CLASSIFY.value, ANNOTATE_TASK: Stage.ANNOTATE.value}
-
-# Webhook delivery (gateway's webhook worker): args [job_id]; not a pipeline stage.
-WEBHOOK_TASK = "fakeweb.webhook"
-WEBHOOK_QUEUE = "webhook"
+# Derived from the declaration: each stage task's queue (what deployment tests compare against),
+# and the webhook's task and queue.
+QUEUES = {spec.task: spec.queue for spec in PIPELINE}
+WEBHOOK_TASK = WEBHOOK.task
+WEBHOOK_QUEUE = WEBHOOK.queue
 
 
 class TransientError(Exception):
@@ -74,10 +75,11 @@ def make_celery(name: str, settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     app = Celery(name, broker=settings.redis_url)
     app.conf.update(
-        task_routes={
-            **{task: {"queue": queue} for task, queue in QUEUES.items()},
-            WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE},
-        },
+        task_routes=task_routes(),
+        # A queue is the Redis list of its name; declaring exchange and routing key as Celery would
+        # create them for a missing queue keeps the lists and their consumers as they were.
+        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in queue_names()],
+        task_create_missing_queues=False,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -113,25 +115,20 @@ def load_at_start_up(worker: object, what: str, load: Callable[[], object]) -> N
     log.info("%s loaded in %.1f s", what, time.monotonic() - started)
 
 
-def send_stage(app: Celery, task_name: str, job_id: str, *args: Any) -> None:
-    """Queue a stage task for a job on its own queue."""
-    app.send_task(task_name, args=[job_id, *args], queue=QUEUES[task_name])
-
-
 def notify_job_ended(app: Celery, jobs: JobStore, job_id: str) -> None:
     """Call once a job is final: file its result in the result cache and queue its webhook, if it has one.
 
     Safe to call more than once (a redelivered task): the record's ``ended_notified`` field makes
     later calls do nothing. Delivery is at least once: two racing calls may both queue the webhook.
     """
-    record = jobs.redis.hgetall(JOB_KEY.format(job_id=job_id))
-    if not record or record.get("status") not in FINAL_STATUSES or record.get("ended_notified"):
+    record = jobs.find(job_id)
+    if record is None or not record.is_final or record.ended_notified:
         return
     try:
         remember_result(jobs, job_id, record)
     except Exception:  # a cache entry is an optimisation; the webhook still matters
         log.exception("job %s: could not file the result in the cache", job_id)
-    if record.get("callback_url"):
+    if record.callback_url:
         app.send_task(WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE)
     jobs.update_if_exists(job_id, ended_notified=time.time())
 
@@ -164,7 +161,7 @@ class StageTask(Task):
     def jobs(self) -> JobStore:
         """One job store per worker process, made on first use."""
         if StageTask._jobs is None:
-            StageTask._jobs = JobStore.from_url(self.settings.redis_url)
+            StageTask._jobs = JobStore.from_url(self.settings.redis_url, service=self.app.main)
         return StageTask._jobs
 
     @property
@@ -176,7 +173,8 @@ class StageTask(Task):
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
         """TESTS ONLY (``services.contract.testhooks``): hold the task for a delay a fault test asked for."""
-        sleep_if_asked(self.jobs.redis, QUEUES.get(self.name, self.name))
+        spec = stage_of_task(self.name)
+        sleep_if_asked(self.jobs.redis, spec.name if spec else self.name)
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Record why the job failed: explained, transient past its budget, or internal."""

@@ -15,26 +15,18 @@ from celery.signals import worker_init
 
 from services.contract.held_model import warm_up_all
 from services.contract.imaging import ImageRejected, decode_rgb, encode_png
-from services.contract.jobs import Stage
 from services.contract.memory import keep_freed_memory
+from services.contract.pipeline import send_next, stage
 from services.contract.settings import Settings, get_settings
 from services.contract.storage import ObjectNotFound, ObjectStore, faces_key, original_key
-from services.contract.tasks import (
-    ANNOTATE_TASK,
-    CLASSIFY_TASK,
-    DETECT_TASK,
-    JobFailed,
-    StageTask,
-    load_at_start_up,
-    make_celery,
-    send_stage,
-)
+from services.contract.tasks import JobFailed, StageTask, load_at_start_up, make_celery
 from services.detector.engine import held_models
 from services.detector.faces import analyse_photo
 
 log = logging.getLogger(__name__)
 
-app = make_celery("detector")
+STAGE = stage("detect")
+app = make_celery(STAGE.service)
 CROP_WRITERS = 4
 # Photos one after another: reuse freed image buffers rather than fault in fresh pages each time.
 keep_freed_memory(get_settings().malloc_keep_mb)
@@ -59,13 +51,12 @@ def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.nda
         raise JobFailed(exc.code, exc.message) from exc
 
 
-@app.task(name=DETECT_TASK, base=StageTask, bind=True)
+@app.task(name=STAGE.task, base=StageTask, bind=True)
 def detect(self: Task, job_id: str) -> None:
-    """Find every face of a job's photo, store crops and ``faces.json``, then fan out to classify."""
+    """Find every face of a job's photo, store crops and ``faces.json``, then hand the chunks of crops on."""
     jobs = self.jobs
-    if jobs.is_final(job_id):
-        return
-    jobs.start_stage(job_id, Stage.DETECT)
+    if jobs.start_stage(job_id, STAGE.name) is None:
+        return  # gone or already ended
     settings = self.settings
     store = self.store
     image = load_original(store, job_id, settings)
@@ -82,7 +73,7 @@ def detect(self: Task, job_id: str) -> None:
             write.result()
     jobs.finish_stage(
         job_id,
-        Stage.DETECT,
+        STAGE.name,
         faces_total=len(result.faces),
         faces_judgeable=output.faces_judgeable,
         chunks_total=result.chunks,
@@ -90,8 +81,9 @@ def detect(self: Task, job_id: str) -> None:
         height=result.height,
     )
     log.info("job %s: %d faces, %d to score", job_id, len(result.faces), output.faces_judgeable)
-    if result.chunks == 0:
-        send_stage(app, ANNOTATE_TASK, job_id)
-        return
-    for chunk in range(result.chunks):
-        send_stage(app, CLASSIFY_TASK, job_id, chunk)
+    # Each chunk's task carries its face indexes, so the next stage need not read faces.json.
+    chunks: list[list[int]] = [[] for _ in range(result.chunks)]
+    for face in result.faces:
+        if face.chunk is not None:
+            chunks[face.chunk].append(face.index)
+    send_next(app, STAGE, job_id, chunks=[{"faces": faces} for faces in chunks])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from services.contract.jobs import JobStatus, Stage
+from typing import Any
+
+from services.contract.pipeline import STAGE_NAMES
+from services.contract.record import JobRecord, JobStatus
 from services.contract.schemas import (
     ErrorBody,
     FaceResult,
@@ -27,78 +30,67 @@ def job_links(base_url: str, job_id: str) -> JobLinks:
     )
 
 
-def stage_timings(record: dict[str, str]) -> dict[str, StageTiming]:
-    """Per-stage start, finish and duration from the record's ``<stage>_started/_finished`` fields."""
+def stage_timings(record: JobRecord) -> dict[str, StageTiming]:
+    """Per-stage start, finish and duration, in pipeline order."""
     timings: dict[str, StageTiming] = {}
-    for stage in Stage:
-        started = _float(record.get(f"{stage.value}_started"))
-        finished = _float(record.get(f"{stage.value}_finished"))
+    for stage in STAGE_NAMES:
+        started, finished = record.started.get(stage), record.finished.get(stage)
         if started is None and finished is None:
             continue
         seconds = round(finished - started, 4) if started is not None and finished is not None else None
-        timings[stage.value] = StageTiming(started_at=started, finished_at=finished, seconds=seconds)
+        timings[stage] = StageTiming(started_at=started, finished_at=finished, seconds=seconds)
     return timings
 
 
-def job_error(record: dict[str, str]) -> ErrorBody | None:
+def job_error(record: JobRecord) -> ErrorBody | None:
     """``{code, message}`` of a failed job."""
-    if record.get("status") != JobStatus.FAILED.value:
+    if record.status != JobStatus.FAILED:
         return None
-    return ErrorBody(code=record.get("reason") or "failed", message=record.get("message") or "The job failed.")
+    return ErrorBody(code=record.reason or "failed", message=record.message or "The job failed.")
 
 
-def webhook_state(record: dict[str, str]) -> WebhookState | None:
+def webhook_state(record: JobRecord) -> WebhookState | None:
     """Delivery state of the job's callback, if it has one."""
-    if not record.get("callback_url"):
+    if not record.callback_url:
         return None
-    last = record.get("webhook_last_http_status")
     return WebhookState(
-        status=record.get("webhook_status") or "pending",
-        attempts=int(record.get("webhook_attempts") or 0),
-        last_http_status=int(last) if last else None,
+        status=record.webhook_status or "pending",
+        attempts=record.webhook_attempts,
+        last_http_status=record.webhook_last_http_status,
     )
 
 
-def job_document(job_id: str, record: dict[str, str], base_url: str, result: JobResult | None) -> JobDocument:
+def job_document(job_id: str, record: JobRecord, base_url: str, result: JobResult | None) -> JobDocument:
     """The document ``GET /v1/jobs/{id}`` answers with (and webhooks send)."""
     faces: list[FaceResult] | None = result.faces if result is not None else None
     return JobDocument(
-        id=job_id,
-        status=record.get("status", JobStatus.QUEUED.value),
-        stage=record.get("stage") or None,
-        created_at=float(record["created_at"]),
-        updated_at=float(record["updated_at"]),
-        threshold=float(record["threshold"]),
-        progress=progress(record),
+        **_common(job_id, record, base_url),
         timings=stage_timings(record),
-        error=job_error(record),
         faces=faces,
-        links=job_links(base_url, job_id),
-        cached=record.get("cached") == "1",
         webhook=webhook_state(record),
     )
 
 
-def job_summary(job_id: str, record: dict[str, str], base_url: str) -> JobSummary:
+def job_summary(job_id: str, record: JobRecord, base_url: str) -> JobSummary:
     """One line of ``GET /v1/jobs`` (no faces: fetch the job for those)."""
-    return JobSummary(
-        id=job_id,
-        status=record.get("status", JobStatus.QUEUED.value),
-        stage=record.get("stage") or None,
-        created_at=float(record["created_at"]),
-        updated_at=float(record["updated_at"]),
-        threshold=float(record["threshold"]),
-        progress=progress(record),
-        error=job_error(record),
-        cached=record.get("cached") == "1",
-        links=job_links(base_url, job_id),
-    )
+    return JobSummary(**_common(job_id, record, base_url))
 
 
-def progress(record: dict[str, str]) -> dict[str, int]:
+def _common(job_id: str, record: JobRecord, base_url: str) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "status": record.status.value,
+        "stage": record.stage,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "threshold": record.threshold,
+        "progress": progress(record),
+        "error": job_error(record),
+        "cached": record.cached,
+        "links": job_links(base_url, job_id),
+    }
+
+
+def progress(record: JobRecord) -> dict[str, int]:
     """Faces found / judgeable / scored / annotated so far."""
-    return {name: int(record[name]) for name in PROGRESS_FIELDS if record.get(name)}
-
-
-def _float(value: str | None) -> float | None:
-    return float(value) if value else None
+    return {name: getattr(record, name) for name in PROGRESS_FIELDS if getattr(record, name) is not None}

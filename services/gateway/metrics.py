@@ -14,14 +14,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from services.contract.jobs import FINAL_STATUSES, JOB_KEY, JOBS_INDEX_KEY, JobStatus, JobStore, Stage
-from services.contract.tasks import QUEUES, WEBHOOK_QUEUE
+from services.contract.jobs import JOBS_INDEX_KEY, JobStatus, JobStore
+from services.contract.pipeline import STAGE_NAMES, queue_names
 
 log = logging.getLogger("fakeweb.gateway.metrics")
 
 UPLOAD_BUCKETS = (10e3, 50e3, 100e3, 250e3, 500e3, 1e6, 2e6, 5e6, 10e6, 20e6, 50e6)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-QUEUE_NAMES = (*QUEUES.values(), WEBHOOK_QUEUE)
+QUEUE_NAMES = queue_names()
 
 
 class GatewayMetrics:
@@ -84,28 +84,21 @@ class JobsCollector(Collector):
         yield depth
 
         ids = client.zrevrange(JOBS_INDEX_KEY, 0, self.window - 1)
-        fields = ["status", "created_at", "updated_at", "cached"]
-        for stage in Stage:
-            fields += [f"{stage.value}_started", f"{stage.value}_finished"]
-        pipe = client.pipeline(transaction=False)
-        for job_id in ids:
-            pipe.hmget(JOB_KEY.format(job_id=job_id), fields)
-        rows = [dict(zip(fields, values, strict=True)) for values in pipe.execute()]
+        records = self.jobs.peek_many(ids, ["created_at", "updated_at", "cached", "started", "finished"])
 
         by_status = dict.fromkeys((s.value for s in JobStatus), 0)
-        stage_seconds: dict[str, list[float]] = {stage.value: [] for stage in Stage}
+        stage_seconds: dict[str, list[float]] = {stage: [] for stage in STAGE_NAMES}
         job_seconds: list[float] = []
-        for row in rows:
-            status = row["status"]
-            if status is None:
+        for record in records:
+            if record is None:
                 continue
-            by_status[status] = by_status.get(status, 0) + 1
-            for stage in Stage:
-                started, finished = row[f"{stage.value}_started"], row[f"{stage.value}_finished"]
+            by_status[record.status.value] += 1
+            for stage in STAGE_NAMES:
+                started, finished = record.started.get(stage), record.finished.get(stage)
                 if started and finished:
-                    stage_seconds[stage.value].append(max(0.0, float(finished) - float(started)))
-            if status in FINAL_STATUSES and row["cached"] != "1" and row["created_at"] and row["updated_at"]:
-                job_seconds.append(max(0.0, float(row["updated_at"]) - float(row["created_at"])))
+                    stage_seconds[stage].append(max(0.0, finished - started))
+            if record.is_final and not record.cached and record.created_at and record.updated_at:
+                job_seconds.append(max(0.0, record.updated_at - record.created_at))
 
         jobs = GaugeMetricFamily(
             "fakeweb_jobs", "Jobs by status among the newest metrics_window_jobs records.", labels=["status"]

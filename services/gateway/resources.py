@@ -35,7 +35,7 @@ class Resources:
     def connect(cls, settings: Settings, metrics: GatewayMetrics | None = None) -> Resources:
         """Create clients; nothing is contacted until first use. Raise UnsafeConfiguration on bad settings."""
         keyring = Keyring(check_deployment(settings))
-        jobs = JobStore.from_url(settings.redis_url)
+        jobs = JobStore.from_url(settings.redis_url, service="gateway")
         metrics = metrics or GatewayMetrics()
         metrics.watch_jobs(jobs, settings.metrics_window_jobs)
         return cls(

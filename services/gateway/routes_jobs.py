@@ -13,7 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 
 from services.contract.imaging import ACCEPTED_FORMATS, sniff_format
-from services.contract.jobs import FINAL_STATUSES, JobNotFound, JobStatus
+from services.contract.jobs import JobNotFound
+from services.contract.record import JobRecord, JobStatus
 from services.contract.schemas import JobDocument, JobResult
 from services.contract.storage import (
     ObjectNotFound,
@@ -188,7 +189,7 @@ def list_jobs(
     next_cursor = None
     if len(ids) > limit and page:
         last = page[-1]
-        next_cursor = _encode_cursor(records[last.id]["created_at"], last.id)
+        next_cursor = _encode_cursor(records[last.id].created_at, last.id)
     return JobList(jobs=page, next_cursor=next_cursor)
 
 
@@ -206,7 +207,7 @@ def get_job(request: Request, caller: CallerDep, job_id: str) -> JobDocument:
     resources = _resources(request)
     record = _owned_record(request, resources, caller, job_id)
     result = None
-    if record.get("status") in (JobStatus.COMPLETED.value, JobStatus.NO_FACE.value):
+    if record.has_result:
         try:
             result = JobResult.model_validate(resources.store.get_json(result_key(job_id)))
         except StorageUnavailable as exc:
@@ -229,11 +230,11 @@ def get_annotated_image(request: Request, caller: CallerDep, job_id: str) -> Res
     """The full-size photo with meshes over manipulated faces; 409 until the job has ended."""
     resources = _resources(request)
     record = _owned_record(request, resources, caller, job_id)
-    job_status = record.get("status")
-    if job_status == JobStatus.FAILED.value:
+    if record.status == JobStatus.FAILED:
         raise ApiError(409, "job_failed", "The job failed; it has no annotated image.")
-    if job_status not in (JobStatus.COMPLETED.value, JobStatus.NO_FACE.value):
-        raise ApiError(409, "not_ready", f"The job is {job_status}; poll it until it has ended.", {"Retry-After": "1"})
+    if not record.has_result:
+        message = f"The job is {record.status.value}; poll it until it has ended."
+        raise ApiError(409, "not_ready", message, {"Retry-After": "1"})
     data = _object(resources, annotated_key(job_id), "The annotated image is gone.")
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
@@ -257,7 +258,7 @@ def get_original(request: Request, caller: CallerDep, job_id: str) -> Response:
     resources = _resources(request)
     record = _owned_record(request, resources, caller, job_id)
     data = _object(resources, original_key(job_id), "The original photo is gone.")
-    media_type = record.get("media_type") or ACCEPTED_FORMATS.get(sniff_format(data) or "", "application/octet-stream")
+    media_type = record.media_type or ACCEPTED_FORMATS.get(sniff_format(data) or "", "application/octet-stream")
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -273,16 +274,13 @@ def delete_job(request: Request, caller: CallerDep, job_id: str) -> Response:
     resources = _resources(request)
     record = _owned_record(request, resources, caller, job_id)
     try:
-        if record.get("status") not in FINAL_STATUSES:
+        if not record.is_final:
             resources.jobs.fail(job_id, "deleted", "The job was deleted while it ran.")
         removed = resources.store.delete_prefix(job_prefix(job_id))
-        pipe = resources.jobs.redis.pipeline()
-        if record.get("idempotency_key"):
-            pipe.delete(record["idempotency_key"])
-        pipe.execute()
-        cache_key = record.get("cache_key")
-        if cache_key and resources.jobs.redis.get(cache_key) == job_id:
-            resources.jobs.redis.delete(cache_key)
+        if record.idempotency_key:
+            resources.jobs.redis.delete(record.idempotency_key)
+        if record.cache_key and resources.jobs.redis.get(record.cache_key) == job_id:
+            resources.jobs.redis.delete(record.cache_key)
         resources.jobs.delete(job_id)
         # A stage that was mid-write when the job was stopped may have added an object since.
         removed += resources.store.delete_prefix(job_prefix(job_id))
@@ -294,7 +292,7 @@ def delete_job(request: Request, caller: CallerDep, job_id: str) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _owned_record(request: Request, resources: Resources, caller: Caller, job_id: str) -> dict[str, str]:
+def _owned_record(request: Request, resources: Resources, caller: Caller, job_id: str) -> JobRecord:
     """The record if it exists AND belongs to the caller; otherwise the same 404 either way."""
     if len(job_id) > 64 or not job_id.isalnum():
         raise ApiError(404, "not_found", "No such job.")
@@ -304,7 +302,7 @@ def _owned_record(request: Request, resources: Resources, caller: Caller, job_id
         raise ApiError(404, "not_found", "No such job.") from exc
     except redis.RedisError as exc:
         raise unavailable("The job store") from exc
-    if record.get("tenant") != caller.tenant:
+    if record.tenant != caller.tenant:
         raise ApiError(404, "not_found", "No such job.")
     request.state.job_id = job_id
     job_id_var.set(job_id)
@@ -320,8 +318,8 @@ def _object(resources: Resources, key: str, gone: str) -> bytes:
         raise ApiError(410, "result_missing", gone) from exc
 
 
-def _encode_cursor(created_at: str, job_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at}:{job_id}".encode()).decode().rstrip("=")
+def _encode_cursor(created_at: float, job_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at!r}:{job_id}".encode()).decode().rstrip("=")
 
 
 def _decode_cursor(cursor: str) -> tuple[float, str]:

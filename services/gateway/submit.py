@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import redis
 
 from services.contract.imaging import ImageInfo, ImageRejected, check_pixels
-from services.contract.jobs import JOB_KEY, JobStatus
+from services.contract.pipeline import send_first
+from services.contract.record import JobRecord, JobStatus
 from services.contract.result_cache import SHARED_SCOPE, find_cached_job, model_spec
 from services.contract.storage import (
     ObjectNotFound,
@@ -30,7 +31,7 @@ from services.contract.storage import (
     original_key,
     result_key,
 )
-from services.contract.tasks import DETECT_TASK, notify_job_ended, send_stage
+from services.contract.tasks import notify_job_ended
 from services.gateway.auth import Caller
 from services.gateway.errors import ApiError
 from services.gateway.fetch import FetchFailed, fetch_image
@@ -124,21 +125,21 @@ def _create(
     settings = resources.settings
     spec = model_spec(settings) if settings.result_cache_ttl_s > 0 else None
     scope = SHARED_SCOPE if settings.result_cache_shared else f"tenant-{caller.tenant}"
-    fields: dict[str, object] = {
-        "threshold": threshold,
-        "include_landmarks": submission.include_landmarks,
-        "sha256": sha256,
-        "bytes": len(data),
-        "width": info.width,
-        "height": info.height,
-        "media_type": info.media_type,
-        "source": "url" if submission.url else "upload",
-        "callback_url": submission.callback_url or "",
-        "model_spec": spec or "",
-        "cache_scope": scope,
-        "cache_ttl_s": settings.result_cache_ttl_s,
-        "idempotency_key": claim_key or "",
-    }
+    record = JobRecord(
+        threshold=threshold,
+        include_landmarks=submission.include_landmarks,
+        sha256=sha256,
+        bytes=len(data),
+        width=info.width,
+        height=info.height,
+        media_type=info.media_type,
+        source="url" if submission.url else "upload",
+        callback_url=submission.callback_url or "",
+        model_spec=spec or "",
+        cache_scope=scope,
+        cache_ttl_s=settings.result_cache_ttl_s,
+        idempotency_key=claim_key or "",
+    )
     try:
         resources.store.put_bytes(original_key(job_id), data, info.media_type)
     except StorageUnavailable as exc:
@@ -147,12 +148,12 @@ def _create(
         source = None
         if spec:
             source = find_cached_job(resources.jobs.redis, scope, sha256, threshold, submission.include_landmarks, spec)
-        status = _reuse(resources, caller, job_id, source, fields) if source else None
+        status = _reuse(resources, caller, job_id, source, record) if source else None
         if status is None:
-            resources.jobs.create_for_tenant(job_id, caller.tenant, fields)
-            send_stage(resources.celery, DETECT_TASK, job_id)
+            resources.jobs.create_for_tenant(job_id, caller.tenant, record)
+            send_first(resources.celery, job_id)
             status = JobStatus.QUEUED.value
-            log.info("job created", extra={"fields": {"source": fields["source"], "bytes": len(data)}})
+            log.info("job created", extra={"fields": {"source": record.source, "bytes": len(data)}})
         if claim_key is not None:
             resources.jobs.redis.expire(claim_key, settings.idempotency_ttl_s)
     except (redis.RedisError, OSError) as exc:
@@ -160,11 +161,10 @@ def _create(
     return Created(job_id=job_id, status=status)
 
 
-def _reuse(resources: Resources, caller: Caller, job_id: str, source: str, fields: dict[str, object]) -> str | None:
+def _reuse(resources: Resources, caller: Caller, job_id: str, source: str, record: JobRecord) -> str | None:
     """Copy an earlier job's result into this job and write its record as ended; None if that result is gone."""
-    source_record = resources.jobs.redis.hgetall(JOB_KEY.format(job_id=source))
-    status = source_record.get("status")
-    if status not in (JobStatus.COMPLETED.value, JobStatus.NO_FACE.value):
+    earlier = resources.jobs.find(source)
+    if earlier is None or not earlier.has_result:
         return None
     try:
         for key in (result_key, annotated_key):
@@ -174,13 +174,15 @@ def _reuse(resources: Resources, caller: Caller, job_id: str, source: str, field
         return None
     except StorageUnavailable as exc:
         raise unavailable("Object storage") from exc
-    now = time.time()
-    ended = {name: source_record[name] for name in PROGRESS_COPIED if source_record.get(name)}
-    ended.update({"status": status, "stage": "", "cached": "1", "cached_from": source, "ended_at": now})
-    resources.jobs.create_for_tenant(job_id, caller.tenant, {**fields, **ended})
+    for name in PROGRESS_COPIED:
+        if getattr(earlier, name) is not None:
+            setattr(record, name, getattr(earlier, name))
+    record.status, record.stage = earlier.status, None
+    record.cached, record.cached_from, record.ended_at = True, source, time.time()
+    resources.jobs.create_for_tenant(job_id, caller.tenant, record)
     notify_job_ended(resources.celery, resources.jobs, job_id)
     log.info("job answered from the result cache")
-    return status
+    return earlier.status.value
 
 
 def _replay(resources: Resources, claim_key: str, fingerprint: str) -> Created | None:
@@ -191,10 +193,10 @@ def _replay(resources: Resources, claim_key: str, fingerprint: str) -> Created |
         job_id, _, held_fingerprint = held.partition(" ")
         if held_fingerprint != fingerprint:
             raise ApiError(422, "idempotency_key_reused", "This Idempotency-Key was used for a different request.")
-        record = resources.jobs.redis.hgetall(JOB_KEY.format(job_id=job_id))
+        record = resources.jobs.find(job_id)
     except redis.RedisError as exc:
         raise unavailable("The job store") from exc
-    if not record:
+    if record is None:
         raise ApiError(
             409,
             "idempotency_in_progress",
@@ -202,7 +204,7 @@ def _replay(resources: Resources, claim_key: str, fingerprint: str) -> Created |
             {"Retry-After": "1"},
         )
     job_id_var.set(job_id)
-    return Created(job_id=job_id, status=record.get("status", JobStatus.QUEUED.value), replayed=True)
+    return Created(job_id=job_id, status=record.status.value, replayed=True)
 
 
 def _release_claim(resources: Resources, claim_key: str, job_id: str) -> None:

@@ -17,7 +17,8 @@ import redis
 from celery import Task
 
 from services.contract.held_model import HeldModel
-from services.contract.jobs import JOB_KEY, JobNotFound, JobStatus, JobStore
+from services.contract.jobs import JobStore
+from services.contract.record import JobRecord
 from services.contract.schemas import JobResult
 from services.contract.settings import Settings, get_settings
 from services.contract.storage import ObjectNotFound, ObjectStore, StorageUnavailable, result_key
@@ -67,38 +68,30 @@ def _base_url(settings: Settings) -> str:
     return settings.public_url or f"http://{settings.gateway_host}:{settings.gateway_port}"
 
 
-def webhook_body(settings: Settings, jobs: JobStore, store: ObjectStore, job_id: str) -> tuple[bytes, str] | None:
-    """The job document as JSON bytes and its event name; None if the job is gone."""
-    try:
-        record = jobs.get(job_id)
-    except JobNotFound:
-        return None
+def webhook_body(settings: Settings, store: ObjectStore, job_id: str, record: JobRecord) -> tuple[bytes, str]:
+    """The job document as JSON bytes and its event name."""
     result = None
-    status = record.get("status", "")
-    if status in (JobStatus.COMPLETED.value, JobStatus.NO_FACE.value):
+    if record.has_result:
         try:
             result = JobResult.model_validate(store.get_json(result_key(job_id)))
         except ObjectNotFound:
             result = None
     document = job_document(job_id, record, _base_url(settings), result)
     document.webhook = None  # the receiver is the webhook; its own delivery state is noise
-    return document.model_dump_json().encode(), f"job.{status}"
+    return document.model_dump_json().encode(), f"job.{record.status.value}"
 
 
 def deliver(settings: Settings, jobs: JobStore, store: ObjectStore, job_id: str, attempt: int) -> str:
     """One delivery attempt: ``delivered``, ``failed`` (final) or ``gone``; raise RetryLater to try again."""
-    record = jobs.redis.hgetall(JOB_KEY.format(job_id=job_id))
-    if not record:
+    record = jobs.find(job_id)
+    if record is None:
         return "gone"
-    if record.get("webhook_status") == "delivered":
+    if record.webhook_status == "delivered":
         return "delivered"
-    url = record.get("callback_url")
+    url = record.callback_url
     if not url:
         return "gone"
-    built = webhook_body(settings, jobs, store, job_id)
-    if built is None:
-        return "gone"
-    body, event = built
+    body, event = webhook_body(settings, store, job_id, record)
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(settings.webhook_secret, body),

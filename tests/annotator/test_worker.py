@@ -14,6 +14,7 @@ from services.contract.jobs import JobStatus
 from services.contract.schemas import DetectedFace, DetectionResult, JobResult, UnjudgeableReason
 from services.contract.storage import annotated_key, crop_key, faces_key, original_key, result_key
 from tests.detector.photos import jpeg_bytes, load_rgb
+from tests.support.records import create_job, stored
 
 MODEL = {"name": "fakeweb", "version": 3}
 
@@ -31,7 +32,7 @@ def _job(ctx, image: np.ndarray, faces: list[DetectedFace], scores: dict, **fiel
         chunks=1 if judgeable else 0,
     )
     ctx.store.put_json(faces_key(job_id), detection.model_dump(mode="json"))
-    ctx.jobs.create(job_id, {"threshold": "0.5", **fields})
+    create_job(ctx.jobs, job_id, **fields)
     if scores:
         ctx.jobs.record_chunk_scores(job_id, 0, scores)
     return job_id
@@ -65,10 +66,10 @@ def test_annotate_writes_result_and_image_and_completes(annotator_stage, two_fac
     image, boxes = two_faces
     faces = [_face(0, boxes[0]), _face(1, boxes[1]), _face(2, [5, 540, 15, 15], UnjudgeableReason.TOO_SMALL)]
     scores = {0: {"p": 0.93, "model": MODEL}, 1: {"p": 0.12, "model": MODEL}}
-    job_id = _job(annotator_stage, image, faces, scores, include_landmarks="1")
+    job_id = _job(annotator_stage, image, faces, scores, include_landmarks=True)
     worker.annotate(job_id)
 
-    record = annotator_stage.jobs.get(job_id)
+    record = stored(annotator_stage.jobs, job_id)
     assert record["status"] == JobStatus.COMPLETED
     assert record["faces_annotated"] == "3"
     assert "annotate_started" in record and "annotate_finished" in record
@@ -112,7 +113,7 @@ def test_photo_without_faces_ends_no_face_with_an_image(annotator_stage):
     image = np.full((300, 420, 3), (30, 120, 200), dtype=np.uint8)
     job_id = _job(annotator_stage, image, [], {})
     worker.annotate(job_id)
-    assert annotator_stage.jobs.get(job_id)["status"] == JobStatus.NO_FACE
+    assert stored(annotator_stage.jobs, job_id)["status"] == JobStatus.NO_FACE
     assert annotator_stage.store.get_json(result_key(job_id))["faces"] == []
     annotated = Image.open(io.BytesIO(annotator_stage.store.get_bytes(annotated_key(job_id))))
     assert annotated.size == (420, 300)
@@ -124,7 +125,7 @@ def test_missing_score_fails_the_job(annotator_stage, two_faces):
     image, boxes = two_faces
     job_id = _job(annotator_stage, image, [_face(0, boxes[0])], {})
     worker.annotate.apply(args=[job_id])
-    record = annotator_stage.jobs.get(job_id)
+    record = stored(annotator_stage.jobs, job_id)
     assert (record["status"], record["reason"]) == (JobStatus.FAILED, "scores_missing")
     assert not annotator_stage.store.exists(result_key(job_id))
 

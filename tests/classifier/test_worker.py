@@ -14,14 +14,16 @@ import numpy as np
 import pytest
 
 from deploy.local.stack import free_port, stop_process_group
+from services.contract import pipeline
 from services.contract.crop_policy import CROP_POLICY
 from services.contract.imaging import encode_png
 from services.contract.jobs import JobStatus
 from services.contract.schemas import DetectedFace, DetectionResult
 from services.contract.settings import Settings, get_settings
 from services.contract.storage import crop_key, faces_key
-from services.contract.tasks import CLASSIFY_TASK, make_celery, send_stage
+from services.contract.tasks import make_celery
 from tests.serving.harness import ServingHarness
+from tests.support.records import create_job, stored
 from tests.support.stages import StageContext, point_stage_at
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +68,7 @@ def _job(stage: StageContext, faces_per_chunk: list[int]) -> str:
         width=640, height=480, engine="test", crop_policy=CROP_POLICY.name, faces=faces, chunks=len(faces_per_chunk)
     )
     stage.store.put_json(faces_key(job_id), detection.model_dump(mode="json"))
-    stage.jobs.create(job_id, {"threshold": "0.5", "faces_total": len(faces), "chunks_total": len(faces_per_chunk)})
+    create_job(stage.jobs, job_id, faces_total=len(faces), chunks_total=len(faces_per_chunk))
     return job_id
 
 
@@ -79,13 +81,13 @@ def test_each_chunk_is_scored_and_the_last_one_sends_annotate(stage, model_name)
 
     job_id = _job(stage, [3, 2])
     worker.classify(job_id, 1)
-    record = stage.jobs.get(job_id)
+    record = stored(stage.jobs, job_id)
     assert (record["status"], record["stage"], record["chunks_done"]) == ("running", "classify", "1")
     assert "classify_finished" not in record
     assert _annotate_messages(stage) == 0
 
     worker.classify(job_id, 0)
-    record = stage.jobs.get(job_id)
+    record = stored(stage.jobs, job_id)
     assert record["chunks_done"] == "2" and record["faces_scored"] == "5"
     assert "classify_finished" in record
     assert _annotate_messages(stage) == 1
@@ -102,7 +104,7 @@ def test_a_redelivered_chunk_does_not_count_twice(stage):
     job_id = _job(stage, [2, 1])
     worker.classify(job_id, 0)
     worker.classify(job_id, 0)
-    record = stage.jobs.get(job_id)
+    record = stored(stage.jobs, job_id)
     assert record["chunks_done"] == "1" and "classify_finished" not in record
     assert _annotate_messages(stage) == 0
 
@@ -122,7 +124,7 @@ def test_missing_faces_json_fails_the_job_with_a_reason(stage):
     job_id = _job(stage, [1])
     stage.store.delete_prefix(f"jobs/{job_id}/faces.json")
     worker.classify.apply(args=[job_id, 0])
-    record = stage.jobs.get(job_id)
+    record = stored(stage.jobs, job_id)
     assert (record["status"], record["reason"]) == ("failed", "internal_error")
 
 
@@ -141,13 +143,13 @@ def _celery_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
 def _wait_final(stage: StageContext, job_id: str, timeout_s: float = 180.0) -> dict[str, str]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        record = stage.jobs.get(job_id)
+        record = stored(stage.jobs, job_id)
         if record["status"] in ("completed", "failed", "no_face"):
             return record
         if record.get("classify_finished"):
             return record
         time.sleep(0.3)
-    raise AssertionError(f"job {job_id} did not settle within {timeout_s} s: {stage.jobs.get(job_id)}")
+    raise AssertionError(f"job {job_id} did not settle within {timeout_s} s: {stored(stage.jobs, job_id)}")
 
 
 def test_the_worker_process_scores_a_job_end_to_end(stage, tmp_path, model_name):
@@ -156,8 +158,8 @@ def test_the_worker_process_scores_a_job_end_to_end(stage, tmp_path, model_name)
     try:
         job_id = _job(stage, [2, 2])
         app = make_celery("test-sender", Settings(redis_url=stage.settings.redis_url))
-        send_stage(app, CLASSIFY_TASK, job_id, 0)
-        send_stage(app, CLASSIFY_TASK, job_id, 1)
+        pipeline.send(app, pipeline.stage("classify"), job_id, 0)
+        pipeline.send(app, pipeline.stage("classify"), job_id, 1)
         record = _wait_final(stage, job_id)
     finally:
         stop_process_group(proc.pid, timeout_s=20)
@@ -178,7 +180,7 @@ def test_serving_down_retries_then_fails_the_job_with_a_clear_reason(stage, tmp_
     try:
         job_id = _job(stage, [1])
         app = make_celery("test-sender", Settings(redis_url=stage.settings.redis_url))
-        send_stage(app, CLASSIFY_TASK, job_id, 0)
+        pipeline.send(app, pipeline.stage("classify"), job_id, 0)
         record = _wait_final(stage, job_id)
     finally:
         stop_process_group(proc.pid, timeout_s=20)

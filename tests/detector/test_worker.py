@@ -10,16 +10,19 @@ import pytest
 
 from services.contract.imaging import decode_png_rgb
 from services.contract.jobs import JobStatus
+from services.contract.pipeline import stage
 from services.contract.schemas import DetectionResult
 from services.contract.storage import crop_key, faces_key, job_prefix, original_key
-from services.contract.tasks import ANNOTATE_TASK, CLASSIFY_TASK
 from tests.detector.photos import MONTAGE_PHOTOS, jpeg_bytes, montage, no_face_photo
+from tests.support.records import create_job, stored
+
+CLASSIFY_TASK, ANNOTATE_TASK = stage("classify").task, stage("annotate").task
 
 
 def _submit(ctx, data: bytes) -> str:
     job_id = uuid.uuid4().hex
     ctx.store.put_bytes(original_key(job_id), data, "image/jpeg")
-    ctx.jobs.create(job_id, {"threshold": "0.5"})
+    create_job(ctx.jobs, job_id)
     return job_id
 
 
@@ -61,7 +64,7 @@ def test_detect_stores_a_crop_per_face_and_queues_classify(detector_stage, monta
     assert [f.chunk for f in result.faces] == [0, 0, 1]
     assert result.chunks == 2
 
-    record = detector_stage.jobs.get(job_id)
+    record = stored(detector_stage.jobs, job_id)
     assert record["status"] == JobStatus.RUNNING
     assert record["stage"] == "detect"
     assert "detect_started" in record and "detect_finished" in record
@@ -89,7 +92,7 @@ def test_photo_without_faces_goes_straight_to_annotate(detector_stage):
     worker.detect(job_id)
     result = detector_stage.store.get_json(faces_key(job_id))
     assert result["faces"] == [] and result["chunks"] == 0
-    assert detector_stage.jobs.get(job_id)["faces_total"] == "0"
+    assert stored(detector_stage.jobs, job_id)["faces_total"] == "0"
     assert _queued(detector_stage, "annotate") == [(ANNOTATE_TASK, [job_id])]
     assert _queued(detector_stage, "classify") == []
 
@@ -99,7 +102,7 @@ def test_corrupt_upload_fails_the_job_with_a_reason(detector_stage):
 
     job_id = _submit(detector_stage, b"\xff\xd8\xff\xe0" + b"\x00" * 200)
     worker.detect.apply(args=[job_id])
-    record = detector_stage.jobs.get(job_id)
+    record = stored(detector_stage.jobs, job_id)
     assert record["status"] == JobStatus.FAILED
     assert record["reason"] == "corrupt_image"
     assert _queued(detector_stage, "classify") == [] and _queued(detector_stage, "annotate") == []

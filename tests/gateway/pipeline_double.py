@@ -14,11 +14,11 @@ def finish_job(settings, job_id: str, model_version: int | None = 1, faces: int 
     jobs = JobStore.from_url(settings.redis_url)
     store = ObjectStore(settings)
     record = jobs.get(job_id)
-    threshold = float(record["threshold"])
+    threshold = record.threshold
     model = ModelRef(name="fakeweb", version=model_version) if model_version is not None else None
     result = JobResult(
-        width=int(record["width"]),
-        height=int(record["height"]),
+        width=record.width,
+        height=record.height,
         threshold=threshold,
         faces=[
             FaceResult(
@@ -39,7 +39,7 @@ def finish_job(settings, job_id: str, model_version: int | None = 1, faces: int 
         jobs.record_chunk_scores(
             job_id, 0, {i: {"p": 0.8, "model": {"name": model.name, "version": model.version}} for i in range(faces)}
         )
-    jobs.update(job_id, faces_total=faces, faces_annotated=faces, annotate_started=1.0, annotate_finished=1.5)
+    jobs.update(job_id, faces_total=faces, faces_annotated=faces, started={"annotate": 1.0}, finished={"annotate": 1.5})
     jobs.complete(job_id, JobStatus.COMPLETED if faces else JobStatus.NO_FACE)
     notify_job_ended(make_celery("test-annotator", settings), jobs, job_id)
     return result

@@ -20,6 +20,7 @@ from tests.gateway.conftest import ALPHA, gateway_settings, submit
 from tests.gateway.httpserver import Reply, local_server
 from tests.gateway.pipeline_double import finish_job
 from tests.support.images import jpeg_bytes
+from tests.support.records import stored
 from tests.support.servers import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +87,7 @@ def test_completed_job_is_posted_signed_and_retried_after_500s(hook_client, hook
         wait_for(lambda: len(receiver.received) >= 3, what=f"3 deliveries (log: {webhook_worker})")
         received = list(receiver.received)
     jobs = JobStore(backends.redis)
-    wait_for(lambda: jobs.get(job_id).get("webhook_status") == "delivered", what="delivered state")
+    wait_for(lambda: stored(jobs, job_id).get("webhook_status") == "delivered", what="delivered state")
 
     assert len(received) == 3
     for attempt, request in enumerate(received, start=1):
@@ -121,7 +122,7 @@ def test_a_4xx_answer_is_final_and_not_retried(hook_client, hook_settings, backe
         job_id = submit(hook_client, jpeg_bytes(seed=202), callback_url=receiver.url("/hook")).json()["id"]
         finish_job(hook_settings, job_id)
         jobs = JobStore(backends.redis)
-        wait_for(lambda: jobs.get(job_id).get("webhook_status") == "failed", what="failed state")
+        wait_for(lambda: stored(jobs, job_id).get("webhook_status") == "failed", what="failed state")
         time.sleep(1.5)  # longer than the 1 s backoff cap: a retry would have arrived
         assert len(receiver.received) == 1
 
@@ -135,9 +136,9 @@ def test_webhook_to_an_address_that_turned_private_is_refused_unsent(
         # As if the callback's DNS now answered a loopback address outside the test allow-list.
         jobs.update(job_id, callback_url=f"http://127.0.0.2:{receiver.port}/hook")
         finish_job(hook_settings, job_id)
-        wait_for(lambda: jobs.get(job_id).get("webhook_status") == "failed", what="refused state")
+        wait_for(lambda: stored(jobs, job_id).get("webhook_status") == "failed", what="refused state")
         assert receiver.received == []
-    assert jobs.get(job_id)["webhook_error"] == "url_not_allowed"
+    assert stored(jobs, job_id)["webhook_error"] == "url_not_allowed"
 
 
 def test_notify_is_once_per_job(hook_settings, backends, webhook_worker, hook_client):

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from deploy.local.stack import ROOT, stop_process_group
-from services.contract.jobs import Stage
-from services.contract.tasks import ANNOTATE_TASK, CLASSIFY_TASK, DETECT_TASK
+from services.contract.pipeline import STAGE_NAMES
+from services.contract.pipeline import stage as declared
 from services.contract.testhooks import set_stage_delay
 from tests.reliability.conftest import BACKOFF_MAX_S, MAX_RETRIES, VISIBILITY_TIMEOUT_S
 from tests.reliability.stackops import (
@@ -30,6 +30,7 @@ from tests.reliability.stackops import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
+DETECT_TASK, CLASSIFY_TASK, ANNOTATE_TASK = (declared(name).task for name in ("detect", "classify", "annotate"))
 PROGRAMS = ("redis", "s3", "serving", "detector", "classifier", "annotator", "webhook", "sweeper", "gateway")
 
 
@@ -47,8 +48,8 @@ def healthy_afterwards(fault_stack: Stack) -> Iterator[None]:
         if not any(line.split()[:2] == [program, "RUNNING"] for line in status.splitlines()):
             fault_stack.stack.ctl("start", program)
     fault_stack.wait_ready(180)
-    for stage in Stage:
-        set_stage_delay(fault_stack.redis, stage.value, 0)
+    for name in STAGE_NAMES:
+        set_stage_delay(fault_stack.redis, name, 0)
 
 
 def log_since(stack: Stack, offset: int) -> str:

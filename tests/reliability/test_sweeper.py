@@ -9,6 +9,7 @@ import redis
 
 from services.contract.jobs import JOBS_INDEX_KEY, JobStore
 from services.contract.sweeper import WATERMARK_KEY, sweep_interval, sweep_once
+from tests.support.records import create_job, stored
 
 TIMEOUT_S = 60.0
 NOW = 2_000_000_000.0
@@ -25,7 +26,7 @@ def jobs(backends):
 
 def make_job(jobs: JobStore, created: float, updated: float, status: str, stage: str = "") -> str:
     job_id = secrets.token_hex(8)
-    jobs.create(job_id, {"status": status, "stage": stage})
+    create_job(jobs, job_id, status=status, stage=stage or None)
     jobs.redis.hset(f"fakeweb:job:{job_id}", mapping={"created_at": created, "updated_at": updated})
     jobs.redis.zadd(JOBS_INDEX_KEY, {job_id: created})
     return job_id
@@ -41,13 +42,13 @@ def test_open_jobs_idle_past_the_deadline_fail_with_timeout_and_others_are_left_
     report = sweep_once(jobs, TIMEOUT_S, now=NOW)
 
     assert sorted(report.failed) == sorted([stuck_running, stuck_queued])
-    running = jobs.get(stuck_running)
+    running = stored(jobs, stuck_running)
     assert (running["status"], running["reason"]) == ("failed", "timeout")
     assert "classify stage" in running["message"] and "60 s" in running["message"]
-    assert "queue" in jobs.get(stuck_queued)["message"]
-    assert jobs.get(moving)["status"] == "running"
-    assert jobs.get(young)["status"] == "queued"
-    assert jobs.get(done)["status"] == "completed" and "reason" not in jobs.get(done)
+    assert "queue" in stored(jobs, stuck_queued)["message"]
+    assert stored(jobs, moving)["status"] == "running"
+    assert stored(jobs, young)["status"] == "queued"
+    assert stored(jobs, done)["status"] == "completed" and "reason" not in stored(jobs, done)
 
 
 def test_a_second_pass_changes_nothing_and_the_watermark_skips_settled_history(jobs):
@@ -61,7 +62,7 @@ def test_a_second_pass_changes_nothing_and_the_watermark_skips_settled_history(j
     assert float(jobs.redis.get(WATERMARK_KEY)) == NOW - 900 + 4
     second = sweep_once(jobs, TIMEOUT_S, now=NOW + 1)
     assert second.failed == [] and second.visited == 3  # the last settled job (equal score), moving, later_done
-    assert jobs.get(moving)["status"] == "running"
+    assert stored(jobs, moving)["status"] == "running"
     assert settled and later_done
 
 
@@ -83,7 +84,7 @@ def test_a_job_that_moved_after_it_was_read_is_not_failed(jobs, monkeypatch):
 
     monkeypatch.setattr(jobs.redis, "pipeline", pipeline_then_progress)
     assert sweep_once(jobs, TIMEOUT_S, now=NOW).failed == []
-    assert jobs.get(job_id)["status"] == "running"
+    assert stored(jobs, job_id)["status"] == "running"
 
 
 def test_interval_is_a_tenth_of_the_deadline_within_bounds():
