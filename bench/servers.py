@@ -19,10 +19,11 @@ from pathlib import Path
 from deploy.local.launch import command
 from deploy.local.servers import make_test_settings, settings_env
 from deploy.local.stack import LocalStack, free_port, stop_process_group
+from services.contract.pipeline import PIPELINE
 from services.contract.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-PIPELINE_WORKERS = ("detector", "classifier", "annotator")
+PIPELINE_WORKERS = tuple(spec.service for spec in PIPELINE)  # the stages' worker programs
 
 
 @dataclass

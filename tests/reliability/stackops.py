@@ -13,6 +13,7 @@ import redis
 
 from deploy.local.stack import LocalStack
 from services.contract.jobs import CHUNKS_DONE_KEY, JOB_KEY, SCORES_KEY
+from services.contract.pipeline import PIPELINE
 from services.contract.settings import Settings
 from services.contract.storage import ObjectStore, result_key
 from tests.support.servers import make_test_settings, settings_env
@@ -20,7 +21,7 @@ from tests.support.servers import make_test_settings, settings_env
 API_KEY = "fakeweb-dev-key"
 KEY_HEADER = {"X-API-Key": API_KEY}
 FINAL = frozenset({"completed", "failed", "no_face"})
-WORKER_PROGRAMS = ("detector", "classifier", "annotator")
+WORKER_PROGRAMS = tuple(spec.service for spec in PIPELINE)  # the stages' worker programs
 _TINY_MODEL_CACHE: dict[str, Path] = {}
 
 
