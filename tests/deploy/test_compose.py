@@ -16,10 +16,12 @@ import yaml
 
 from services.contract import tasks
 from tests.deploy.code_scan import REPO
-from tests.deploy.dockerfiles import parse_dockerfile
+from tests.deploy.dockerfiles import SERVICE_DOCKERFILE, compose_dockerfile, service_dockerfile
 
 WORKERS = {"detector": "detect", "classifier": "classify", "annotator": "annotate"}
-APP_SERVICES = ("gateway", *WORKERS, "webhooks", "sweeper")  # built from services/*/Dockerfile
+APP_SERVICES = ("gateway", *WORKERS, "webhooks", "sweeper")  # built from services/Dockerfile
+# The image (the SERVICE build arg of services/Dockerfile) each app service runs.
+APP_IMAGES = {**{name: name for name in ("gateway", *WORKERS)}, "webhooks": "gateway", "sweeper": "gateway"}
 # Long-running services without a healthcheck, each with the reason in docker-compose.yml.
 UNPROBED = {"sweeper"}
 
@@ -75,7 +77,7 @@ def service_command(compose: dict, name: str) -> list[str]:
     if "command" in service:
         return service["command"]
     if "build" in service:
-        dockerfile = parse_dockerfile(REPO / service["build"]["dockerfile"])
+        dockerfile = compose_dockerfile(service["build"])
         return dockerfile.json_form("CMD") if dockerfile.has("CMD") else []
     return []
 
@@ -93,7 +95,7 @@ def test_workers_run_one_solo_celery_process_on_their_queue(compose, name, queue
     assert celery_queue(command) == queue
     assert command[command.index("-P") + 1] == "solo"
     assert queue in tasks.QUEUES.values()
-    assert command == parse_dockerfile(REPO / "services" / name / "Dockerfile").json_form("CMD")
+    assert command == service_dockerfile(name).json_form("CMD")
 
 
 def test_workers_can_be_scaled(compose):
@@ -113,7 +115,7 @@ def healthchecked(compose: dict, name: str) -> bool:
     if "healthcheck" in service:
         return not service["healthcheck"].get("disable", False)
     if "build" in service:
-        return parse_dockerfile(REPO / service["build"]["dockerfile"]).has("HEALTHCHECK")
+        return compose_dockerfile(service["build"]).has("HEALTHCHECK")
     return False
 
 
@@ -196,7 +198,7 @@ def test_webhook_worker_runs_in_the_gateway_image_and_pings_like_the_workers(com
     webhooks = compose["services"]["webhooks"]
     assert webhooks["build"] == compose["services"]["gateway"]["build"]
     assert celery_queue(webhooks["command"]) == tasks.WEBHOOK_QUEUE
-    ping = parse_dockerfile(REPO / "services/detector/Dockerfile").all("HEALTHCHECK")[0]
+    ping = service_dockerfile("detector").all("HEALTHCHECK")[0]
     worker_check = ping[ping.index("CMD ") + 4 :]
     assert ["CMD", *yaml.safe_load(worker_check)] == [
         part.replace("$$", "$") for part in webhooks["healthcheck"]["test"]
@@ -206,6 +208,14 @@ def test_webhook_worker_runs_in_the_gateway_image_and_pings_like_the_workers(com
 def test_app_services_are_built_from_the_service_dockerfiles(compose):
     built = {name for name, service in compose["services"].items() if "build" in service} - {"models-init", "modelctl"}
     assert built == set(APP_SERVICES)
+
+
+def test_app_images_are_built_from_the_one_service_dockerfile_with_their_service_arg(compose):
+    for name in APP_SERVICES:
+        build = compose["services"][name]["build"]
+        assert (REPO / build["context"] / build["dockerfile"]) == SERVICE_DOCKERFILE, name
+        assert build["args"] == {"SERVICE": APP_IMAGES[name]}, name
+        assert compose["services"][name]["image"].endswith(f"/{APP_IMAGES[name]}:${{IMAGE_TAG:-latest}}"), name
 
 
 def test_settings_come_from_env_example_then_env(compose):

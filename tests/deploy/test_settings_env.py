@@ -123,9 +123,10 @@ def compose_environment(service: dict) -> set[str]:
     return names
 
 
+# (dockerfile, SERVICE build arg) -> the image a compose build section makes.
 IMAGE_DOCKERFILES = {
-    **{f"services/{service}/Dockerfile": service for service in SERVICES},
-    "deploy/compose/modelctl.Dockerfile": "modelctl",
+    **{("services/Dockerfile", service): service for service in SERVICES},
+    ("deploy/compose/modelctl.Dockerfile", None): "modelctl",
 }
 
 
@@ -133,7 +134,8 @@ def code_package(service: dict) -> str | None:
     """The program a compose service runs: from its command when that names one, else its image's."""
     if "services.contract.sweeper" in service.get("command", []):
         return "sweeper"
-    return IMAGE_DOCKERFILES.get(service.get("build", {}).get("dockerfile", ""))
+    build = service.get("build", {})
+    return IMAGE_DOCKERFILES.get((build.get("dockerfile", ""), build.get("args", {}).get("SERVICE")))
 
 
 def test_every_image_runs_in_compose(compose):

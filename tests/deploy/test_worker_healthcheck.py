@@ -1,6 +1,6 @@
 """The workers' Docker HEALTHCHECK command, run for real against a Celery worker on a real Redis.
 
-The command is taken from services/detector/Dockerfile as written (all three workers use the same
+The command is taken from services/Dockerfile as the worker images have it (all three use the same
 one) and run with the environment a container has: FAKEWEB_REDIS_URL and HOSTNAME. The worker
 is started without ``-n``, like in the images, so its node name is ``celery@<hostname>``.
 """
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.code_scan import REPO, SERVICES
-from tests.deploy.dockerfiles import parse_dockerfile
+from tests.deploy.code_scan import SERVICES
+from tests.deploy.dockerfiles import service_dockerfile
 
 pytestmark = pytest.mark.slow
 
 
 def healthcheck_command(service: str) -> list[str]:
-    (check,) = parse_dockerfile(REPO / "services" / service / "Dockerfile").all("HEALTHCHECK")
+    (check,) = service_dockerfile(service).all("HEALTHCHECK")
     return json.loads(check[check.index("CMD ") + 4 :])
 
 
