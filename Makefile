@@ -15,7 +15,7 @@ help:
 	@echo "make bench  run the benchmarks (6-9 min): bench/results/latest.json, latest.png"
 	@echo "make train  train a new model version on ../shared/data into deploy/models (CPU, ~2 h; see docs/model.md)"
 
-$(STAMP): requirements.lock
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

@@ -34,7 +34,8 @@ COPY services/contract services/contract
 COPY services/classifier services/classifier
 COPY services/serving services/serving
 COPY fakeweb_cli fakeweb_cli
-RUN python -m compileall -q services fakeweb_cli
+COPY tfserving_protos tfserving_protos
+RUN python -m compileall -q services fakeweb_cli tfserving_protos
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -1,4 +1,8 @@
-"""A TF Serving gRPC client: one lazy channel per process, deadlines, retries, raised message limits."""
+"""A TF Serving gRPC client: one lazy channel per process, deadlines, retries, raised message limits.
+
+The API messages and stubs come from ``tfserving_protos`` (generated, protobuf + grpcio only), so
+this process never imports TensorFlow.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ from typing import Any
 
 import grpc
 import numpy as np
-from tensorflow_serving.apis import (
+
+from services.contract.tasks import ServingUnavailable
+from tfserving_protos import tensors
+from tfserving_protos.tensorflow.core.framework import tensor_pb2
+from tfserving_protos.tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
     model_management_pb2,
@@ -20,8 +28,6 @@ from tensorflow_serving.apis import (
     predict_pb2,
     prediction_service_pb2_grpc,
 )
-
-from services.contract.tasks import ServingUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -136,24 +142,19 @@ def signature_from_def(signature: Any, name: str, version: int, signature_name: 
     )
 
 
-def make_tensor_proto(array: np.ndarray, dtype_enum: int) -> Any:
-    """A TensorProto with the raw bytes of ``array`` (no TF ops needed)."""
-    from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
-
-    shape = tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=s) for s in array.shape])
-    contiguous = np.ascontiguousarray(array, dtype=_NUMPY_DTYPES[dtype_enum])
-    return tensor_pb2.TensorProto(
-        dtype=types_pb2.DataType.Value(types_pb2.DataType.Name(dtype_enum)),
-        tensor_shape=shape,
-        tensor_content=contiguous.tobytes(),
-    )
+def make_tensor_proto(array: np.ndarray, dtype_enum: int) -> tensor_pb2.TensorProto:
+    """A TensorProto with the raw bytes of ``array`` as a dtype this client sends (uint8 or float32)."""
+    if dtype_enum not in _NUMPY_DTYPES:
+        raise KeyError(dtype_enum)
+    return tensors.to_tensor_proto(array, dtype_enum)
 
 
-def tensor_to_array(proto: Any) -> np.ndarray:
-    """Decode a float output TensorProto."""
-    import tensorflow as tf
-
-    return np.asarray(tf.make_ndarray(proto))
+def tensor_to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
+    """Decode an output TensorProto (tensor_content or the repeated values), as tf.make_ndarray does."""
+    try:
+        return tensors.to_ndarray(proto)
+    except (TypeError, ValueError) as exc:
+        raise ModelIncompatible(f"the output tensor cannot be read: {exc}") from exc
 
 
 class ServingClient:

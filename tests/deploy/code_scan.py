@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-LOCAL_PACKAGES = {"services", "fakeweb_cli", "training", "deploy", "tests"}
+LOCAL_PACKAGES = {"services", "fakeweb_cli", "tfserving_protos", "training", "deploy", "tests"}
 SERVICES = ("gateway", "detector", "classifier", "annotator")
 # The programs the deployment runs: the code each one starts from, and the image it runs in.
 PACKAGES = {

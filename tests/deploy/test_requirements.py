@@ -163,7 +163,8 @@ FORBIDDEN = {
     # MediaPipe images: importing mediapipe next to TF costs ~4 s and hundreds of MB.
     "detector": {"tensorflow", "tensorflow-cpu", "tensorflow-serving-api", "keras"},
     "annotator": {"tensorflow", "tensorflow-cpu", "tensorflow-serving-api", "keras"},
-    "classifier": {"mediapipe", "jax", "jaxlib"},
+    # The classifier speaks TF Serving's gRPC API through tfserving_protos: grpcio + protobuf only.
+    "classifier": {"tensorflow", "tensorflow-cpu", "tensorflow-serving-api", "keras", "mediapipe", "jax", "jaxlib"},
     "modelctl": {"mediapipe", "jax", "jaxlib"},
 }
 FORBIDDEN["sweeper"] = FORBIDDEN["gateway"]
