@@ -5,13 +5,11 @@ Keys (Redis strings):
 - ``fakeweb:cache:{scope}:{sha256}:{threshold}:{landmarks}:{model}`` -> id of the job whose stored
   result can be copied. ``model`` is ``name:version`` of the version that actually scored the faces,
   or ``none`` when no face was scored (the result then does not depend on a model).
-- ``fakeweb:model:scored:{spec}`` -> ``name:version`` that last scored a job routed by ``spec``
-  (``fakeweb@default``, ``fakeweb@stable``, ``fakeweb@v3``): the gateway's guess of what would
-  score a new job now. After a rollout it moves with the first job the new version scores.
 
 The gateway stamps ``cache_scope``, ``model_spec`` and ``cache_ttl_s`` on the record at submission;
 :func:`remember_result` (called once when the job ends) writes the entries, and
-:func:`find_cached_job` is the gateway's lookup.
+:func:`find_cached_job` is the gateway's lookup, for the version serving answers with for the
+job's route at that moment (the gateway asks serving), so a promote or rollback is followed at once.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ from services.contract.record import JobRecord
 from services.contract.settings import Settings
 
 CACHE_KEY = "fakeweb:cache:{scope}:{sha256}:{threshold}:{landmarks}:{model}"
-SCORED_BY_KEY = "fakeweb:model:scored:{spec}"
 NO_MODEL = "none"
 SHARED_SCOPE = "shared"
 
@@ -50,13 +47,15 @@ def cache_key(scope: str, sha256: str, threshold: float, landmarks: bool, model:
 
 
 def find_cached_job(
-    client: redis.Redis, scope: str, sha256: str, threshold: float, landmarks: bool, spec: str
+    client: redis.Redis, scope: str, sha256: str, threshold: float, landmarks: bool, model: str | None
 ) -> str | None:
-    """The id of an earlier job whose result fits, or None."""
-    scored_by = client.get(SCORED_BY_KEY.format(spec=spec))
+    """The id of an earlier job whose result fits, or None.
+
+    ``model`` is ``name:version`` that would score the job now (None when serving cannot say: then only a
+    result without scored faces, which no model decided, is reused)."""
     keys = [cache_key(scope, sha256, threshold, landmarks, NO_MODEL)]
-    if scored_by:
-        keys.insert(0, cache_key(scope, sha256, threshold, landmarks, scored_by))
+    if model:
+        keys.insert(0, cache_key(scope, sha256, threshold, landmarks, model))
     for job_id in client.mget(keys):
         if job_id:
             return job_id
@@ -78,9 +77,5 @@ def remember_result(jobs: JobStore, job_id: str, record: JobRecord) -> str | Non
     )
     if not jobs.update_if_exists(job_id, cache_key=key):
         return None  # deleted meanwhile
-    pipe = jobs.redis.pipeline()
-    if model != NO_MODEL:
-        pipe.set(SCORED_BY_KEY.format(spec=record.model_spec), model)
-    pipe.set(key, job_id, ex=record.cache_ttl_s)
-    pipe.execute()
+    jobs.redis.set(key, job_id, ex=record.cache_ttl_s)
     return key

@@ -16,6 +16,7 @@ from services.gateway.auth import Keyring, check_deployment
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.netguard import AddressPolicy, parse_allowlist
 from services.gateway.ratelimit import RateLimiter
+from services.gateway.served_model import ServedModel
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Resources:
     limiter: RateLimiter
     policy: AddressPolicy
     metrics: GatewayMetrics
+    served_model: ServedModel
 
     @classmethod
     def connect(cls, settings: Settings, metrics: GatewayMetrics | None = None) -> Resources:
@@ -47,6 +49,7 @@ class Resources:
             limiter=RateLimiter(jobs.redis, settings.rate_limit_per_s, settings.rate_limit_burst),
             policy=AddressPolicy(parse_allowlist(settings.ssrf_allowlist)),
             metrics=metrics,
+            served_model=ServedModel(settings),
         )
 
     def check(self) -> dict[str, str]:
@@ -70,6 +73,7 @@ class Resources:
     def close(self) -> None:
         """Release connection pools."""
         self.jobs.redis.close()
+        self.served_model.close()
 
 
 def _grpc_reachable(address: str, timeout_s: float = 1.0) -> str:

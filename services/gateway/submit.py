@@ -147,7 +147,10 @@ def _create(
     try:
         source = None
         if spec:
-            source = find_cached_job(resources.jobs.redis, scope, sha256, threshold, submission.include_landmarks, spec)
+            model = resources.served_model.current()
+            source = find_cached_job(
+                resources.jobs.redis, scope, sha256, threshold, submission.include_landmarks, model
+            )
         status = _reuse(resources, caller, job_id, source, record) if source else None
         if status is None:
             resources.jobs.create_for_tenant(job_id, caller.tenant, record)

@@ -24,6 +24,9 @@ def gateway_settings(backends, **overrides):
         "rate_limit_burst": 1000,
         "ssrf_allowlist": "127.0.0.1/32",
         "url_fetch_timeout_s": 3.0,
+        # No serving runs for these API tests: the pinned version is what would score a job now
+        # (test_cache_versions.py follows a moving label through a real serving).
+        "model_version": 1,
     }
     values.update(overrides)
     return backends.settings.model_copy(update=values)

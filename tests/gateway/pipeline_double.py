@@ -9,13 +9,15 @@ from services.contract.tasks import make_celery, notify_job_ended
 from tests.support.images import jpeg_bytes
 
 
-def finish_job(settings, job_id: str, model_version: int | None = 1, faces: int = 1) -> JobResult:
+def finish_job(
+    settings, job_id: str, model_version: int | None = 1, faces: int = 1, model_name: str = "fakeweb"
+) -> JobResult:
     """Write a finished job's outputs and record, then call notify_job_ended like the annotator."""
     jobs = JobStore.from_url(settings.redis_url)
     store = ObjectStore(settings)
     record = jobs.get(job_id)
     threshold = record.threshold
-    model = ModelRef(name="fakeweb", version=model_version) if model_version is not None else None
+    model = ModelRef(name=model_name, version=model_version) if model_version is not None else None
     result = JobResult(
         width=record.width,
         height=record.height,

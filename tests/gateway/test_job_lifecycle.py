@@ -133,19 +133,6 @@ def test_cache_misses_on_another_threshold_tenant_or_photo(client, backends, cha
     assert variants[change]().json()["status"] == "queued"
 
 
-def test_cache_follows_the_model_version_that_actually_scored(client, backends):
-    photo = jpeg_bytes(seed=70)
-    finish_job(backends.settings, submit(client, photo).json()["id"], model_version=1)
-    assert submit(client, photo).json()["status"] == "completed"  # v1 is what scores now
-
-    # A rollout: the next job scored (any photo) was scored by v2, so v1 results stop being reused.
-    finish_job(backends.settings, submit(client, jpeg_bytes(seed=71)).json()["id"], model_version=2)
-    fresh = submit(client, photo)
-    assert fresh.json()["status"] == "queued"
-    finish_job(backends.settings, fresh.json()["id"], model_version=2)
-    assert submit(client, photo).json()["status"] == "completed"
-
-
 def test_cached_result_whose_objects_are_gone_is_scored_again(client, backends):
     photo = jpeg_bytes(seed=80)
     first_id = submit(client, photo).json()["id"]
