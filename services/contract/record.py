@@ -109,8 +109,8 @@ class JobRecord(BaseModel):
     _changed: set[str] = PrivateAttr(default_factory=set)
 
     def model_post_init(self, context: Any, /) -> None:
-        """A record made in code writes the fields it was given."""
-        self._changed = set(self.model_fields_set)
+        """A record made in code writes the fields it was given; one read from Redis writes nothing back."""
+        self._changed = set() if context is _FROM_REDIS else set(self.model_fields_set)
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
@@ -140,15 +140,12 @@ class JobRecord(BaseModel):
         for key, value in mapping.items():
             if value == "":
                 continue
-            if key in cls.model_fields and key not in TIMING_SUFFIXES:
+            timing = _TIMING_KEYS.get(key)
+            if timing is not None:
+                data[timing[0]][timing[1]] = value
+            elif key in _PLAIN_FIELDS:
                 data[key] = value
-                continue
-            for field, suffix in TIMING_SUFFIXES.items():
-                if key.endswith(suffix) and key[: -len(suffix)] in STAGE_NAMES:
-                    data[field][key[: -len(suffix)]] = value
-        record = cls.model_validate(data, context=_FROM_REDIS)
-        record._changed.clear()
-        return record
+        return cls.model_validate(data, context=_FROM_REDIS)
 
     @classmethod
     def wire_names(cls, fields: list[str]) -> list[str]:
@@ -190,6 +187,13 @@ class JobRecord(BaseModel):
     def has_result(self) -> bool:
         """True if the job ended with a stored result."""
         return self.status in RESULT_STATUSES
+
+
+# Hash field -> (record field, stage) for the per-stage times; the other record fields by name.
+_TIMING_KEYS = {
+    f"{stage}{suffix}": (field, stage) for field, suffix in TIMING_SUFFIXES.items() for stage in STAGE_NAMES
+}
+_PLAIN_FIELDS = frozenset(JobRecord.model_fields) - set(TIMING_SUFFIXES)
 
 
 def wire_text(value: Any) -> str:
