@@ -9,10 +9,14 @@ the model blending boundaries and colour mismatches without any fake data.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from services.contract.crop_policy import CROP_POLICY
 
 _mesh_lock = threading.Lock()
 _mesh_model = None
@@ -136,3 +140,27 @@ def self_blend(real: np.ndarray, landmarks: np.ndarray | None, rng: np.random.Ge
     mask = blend_mask(size, landmarks, rng)[..., None]
     blended = mask * source + (1.0 - mask) * real.astype(np.float32)
     return np.clip(blended, 0, 255).astype(np.uint8)
+
+
+def cached_landmarks(crops: list[np.ndarray], cache_dir: Path | None) -> list[np.ndarray | None]:
+    """FaceMesh landmarks of each crop (for SBI masks), cached by the crop's sha1."""
+    store = None if cache_dir is None else Path(cache_dir) / CROP_POLICY.name / "facemesh.npz"
+    known: dict[str, np.ndarray] = {}
+    if store is not None and store.is_file():
+        with np.load(store) as npz:
+            known = {k: npz[k] for k in npz.files}
+    out: list[np.ndarray | None] = []
+    changed = False
+    for crop in crops:
+        key = hashlib.sha1(crop.tobytes()).hexdigest()  # noqa: S324 - a cache key, not security
+        if key not in known:
+            found = face_landmarks(crop)
+            known[key] = np.zeros((0, 2), np.float32) if found is None else found
+            changed = True
+        out.append(known[key] if len(known[key]) else None)
+    if store is not None and changed:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = store.with_suffix(".tmp.npz")
+        np.savez(tmp, **known)
+        tmp.replace(store)
+    return out

@@ -92,7 +92,7 @@ def test_exported_graph_applies_the_platt_calibration() -> None:
 
 
 def test_balanced_weights_give_every_source_and_label_the_same_total() -> None:
-    from training.train import balanced_weights
+    from training.probe_method import balanced_weights
 
     sources = ["a", "a", "a", "b", "a", "b"]
     targets = np.array([0, 0, 0, 0, 1, 1], np.float32)
