@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from training.crops import DEFAULT_CACHE_DIR, CropCache, FaceCrops
-from training.dataset import SPLITS, Item, ffpp_method, grouped_split, list_items
+from training.dataset import SPLITS, Item, ffpp_method, list_items, training_split
 from training.metrics import calibration_bins, roc_curve, summarise
 
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -202,12 +202,12 @@ def evaluate_folder(
 ) -> dict[str, object]:
     """Run the whole evaluation of ``model_dir`` on ``data_dir`` and write the JSON report and plots.
 
-    ``split`` limits it to one side of training's grouped split (same seed, same rule).
+    ``split`` limits it to one side of training's grouped split (same seed, same rules: training.dataset.training_split).
     """
     predict, threshold = load_saved_model(model_dir)
     items = list_items(data_dir)
     if split is not None:
-        items = grouped_split(items, data_dir, seed=seed)[split]
+        items = training_split(items, data_dir, seed=seed)[split]
     cache = CropCache(cache_dir)
     faces = cache.faces_of_all(Path(data_dir) / item.path for item in items)
     per_face = face_scores(faces, predict)
