@@ -202,7 +202,7 @@ def evaluate_folder(
 ) -> dict[str, object]:
     """Run the whole evaluation of ``model_dir`` on ``data_dir`` and write the JSON report and plots.
 
-    ``split`` limits it to one side of training's grouped split (same seed, same rules: training.dataset.training_split).
+    ``split`` limits it to one side of training's split (same seed and rules: ``training_split``).
     """
     predict, threshold = load_saved_model(model_dir)
     items = list_items(data_dir)
