@@ -56,6 +56,8 @@ class FakeWebClassifier(tf.Module):
         # Track the weights only: tracking the Keras model would also save its optimizer's slots.
         self.weights = list(network.weights)
         self._network_call = lambda x: network(x, training=False)
+        branches = getattr(network, "branch_logits", None)
+        self._branches = (lambda x: branches(x, training=False)) if branches else (lambda x: {})
         self.input_size = input_size
         # Platt scaling baked into the graph: probability = sigmoid(scale * logit + bias).
         self.calibration_scale = tf.constant(float(calibration[0]), tf.float32)
@@ -64,9 +66,12 @@ class FakeWebClassifier(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None, CROP_POLICY.size, CROP_POLICY.size, 3], tf.uint8, name="image")])
     def serve(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """uint8 policy crops -> manipulated_probability."""
-        logits = self._network_call(input_window(image, self.input_size))
-        logits = tf.cast(tf.reshape(logits, [-1]), tf.float32)
-        return {"manipulated_probability": tf.sigmoid(self.calibration_scale * logits + self.calibration_bias)}
+        x = input_window(image, self.input_size)
+        logits = tf.cast(tf.reshape(self._network_call(x), [-1]), tf.float32)
+        out = {"manipulated_probability": tf.sigmoid(self.calibration_scale * logits + self.calibration_bias)}
+        for name, branch in self._branches(x).items():  # a blend's members: uncalibrated, for inspection
+            out[f"{name}_probability"] = tf.sigmoid(tf.cast(branch, tf.float32))
+        return out
 
 
 def write_warmup_requests(version_dir: Path, crops: np.ndarray, model_name: str = "fakeweb") -> Path:

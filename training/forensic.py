@@ -73,8 +73,11 @@ class FeatureFunction:
         return self.fn(x)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """L2-regularised logistic regression on standardised features, classes weighted equally.
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, l2: float = 1e-2, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """L2-regularised logistic regression on standardised features, classes weighted equally
+    (within the optional ``sample_weight`` per row).
 
     Returns ``(mean, std, weights, bias)``: ``logit = ((x - mean) / std) @ weights + bias``.
     """
@@ -83,7 +86,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> tuple[np.nda
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = (x - mean) / std
     y = y.astype(np.float64)
-    w_row = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9)) / len(y)
+    base = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    fakes = y == 1
+    w_row = np.where(fakes, 0.5 / max(base[fakes].sum(), 1e-9), 0.5 / max(base[~fakes].sum(), 1e-9)) * base
 
     def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = params[:-1], params[-1]

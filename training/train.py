@@ -85,6 +85,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="test-time mean of the logits of the crop and its mirror (compare: keep it if validation gains)",
     )
     p.add_argument(
+        "--with-probe",
+        choices=("on", "off"),
+        default="off",
+        help="finetune: blend in the frozen-trunk probe (trained as --method probe would, features cached)",
+    )
+    p.add_argument(
         "--social-media",
         choices=("on", "off"),
         default="off",
@@ -197,10 +203,7 @@ def run_finetune(
 
 def choose_tta(args: argparse.Namespace, network: object, val_items: list[Item], val_faces: list[FaceCrops]) -> object:
     """The network with mirror averaging (``--tta flip``), or whichever of the two scores better on validation."""
-    import tensorflow as tf
-
-    from training.evaluate import evaluate_faces
-    from training.export import FlipAveraged, input_window
+    from training.export import FlipAveraged
     from training.finetune import selection_score
 
     candidates = {"off": network, "flip": FlipAveraged(network)}
@@ -208,16 +211,71 @@ def choose_tta(args: argparse.Namespace, network: object, val_items: list[Item],
         return candidates["flip"]
     scored = {}
     for name, candidate in candidates.items():
-
-        def predict(crops: np.ndarray, candidate: object = candidate) -> np.ndarray:
-            logits = candidate(input_window(tf.constant(crops, tf.uint8), args.input_size), training=False)
-            return tf.sigmoid(tf.reshape(logits, [-1])).numpy()
-
-        report, _, _ = evaluate_faces(val_items, val_faces, predict, 0.5)
-        per_source = {k: v["auc"] for k, v in report["per_source"].items()}
+        per_source = validation_auc_per_source(args, candidate, val_items, val_faces)
         scored[name] = selection_score(per_source, sorted({i.source for i in val_items}))
         log(f"tta={name}: validation selection {scored[name]:.4f} {json.dumps(per_source)}")
     return candidates[max(scored, key=scored.get)]
+
+
+def blend_with_probe(
+    args: argparse.Namespace,
+    finetuned: object,
+    train_crops: np.ndarray,
+    train_targets: np.ndarray,
+    train_sources: list[str],
+    landmarks: list[np.ndarray | None] | None,
+    split: dict[str, list[Item]],
+    faces: dict[str, list[FaceCrops]],
+    detector: str,
+) -> tuple[object, dict[str, object]]:
+    """The fine-tuned network blended with a probe trained on the same split (v2's recipe), if validation gains."""
+    from training.ensemble import fit_blend
+    from training.finetune import selection_score
+
+    probe_args = argparse.Namespace(**{**vars(args), "method": "probe", "residual": "on", "balance": "off"})
+    probe, probe_record, _ = run_probe(
+        probe_args,
+        weights_file(args),
+        train_crops,
+        train_targets,
+        train_sources,
+        landmarks,
+        split["val"],
+        faces["val"],
+        detector,
+        log,
+    )
+    blend = fit_blend({"finetuned": finetuned, "probe": probe}, split["val"], faces["val"], args.input_size, log)
+    scored = {}
+    for name, candidate in (("finetuned", finetuned), ("blend", blend)):
+        per_source = validation_auc_per_source(args, candidate, split["val"], faces["val"])
+        scored[name] = selection_score(per_source, sorted({i.source for i in split["val"]}))
+        log(f"{name}: validation selection {scored[name]:.4f} {json.dumps(per_source)}")
+    record = {**probe_record, "method": "probe (blend member)", "blend": blend.blend_weights, "selection": scored}
+    return (blend if scored["blend"] > scored["finetuned"] else finetuned), record
+
+
+def validation_auc_per_source(
+    args: argparse.Namespace, network: object, val_items: list[Item], val_faces: list[FaceCrops]
+) -> dict[str, float | None]:
+    """Validation AUC per reported group of a network (logit out)."""
+    import tensorflow as tf
+
+    from training.evaluate import evaluate_faces
+    from training.export import input_window
+
+    def predict(crops: np.ndarray) -> np.ndarray:
+        logits = network(input_window(tf.constant(crops, tf.uint8), args.input_size), training=False)
+        return tf.sigmoid(tf.reshape(logits, [-1])).numpy()
+
+    report, _, _ = evaluate_faces(val_items, val_faces, predict, 0.5)
+    return {k: v["auc"] for k, v in report["per_source"].items()}
+
+
+def tta_of(network: object) -> str:
+    """``flip`` when the (fine-tuned member of the) network averages over the mirror image."""
+    members = getattr(network, "members", {"network": network})
+    return "flip" if any(type(m).__name__ == "FlipAveraged" for m in members.values()) else "off"
 
 
 def faces_of(items: list[Item], data_dir: Path, cache: CropCache) -> list[FaceCrops]:
@@ -277,6 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         network, chosen = run_finetune(args, train_crops, train_targets, train_sources, landmarks, split, faces)
         variant_records = [chosen]
+        if args.tta != "off":
+            network = choose_tta(args, network, split["val"], faces["val"])
+        if args.with_probe == "on":
+            network, probe_record = blend_with_probe(
+                args, network, train_crops, train_targets, train_sources, landmarks, split, faces, cache.version
+            )
+            variant_records.append(probe_record)
     if not setup.is_chief:
         return 0
     train_seconds = time.monotonic() - started
@@ -303,8 +368,6 @@ def finish(
     model_dir = args.out / args.model_name
     version = args.version or next_version(model_dir)
     version_dir = model_dir / str(version)
-    if args.tta != "off":
-        network = choose_tta(args, network, split["val"], faces["val"])
     point = fit_operating_point(*validation_raw_scores(args, network, split["val"], faces["val"]), args.target_fpr)
     log(f"calibration {json.dumps(point.to_dict())}")
     warmup = np.stack([f.main_face() for f in faces["val"] if f.count][:4])
@@ -430,7 +493,8 @@ def model_card_for(
             "sbi_copies": args.sbi_copies,
             "batch_size": args.batch_size,
             "lr": args.lr or (3e-4 if args.method == "finetune" else 1e-3),
-            "tta": "flip" if type(network).__name__ == "FlipAveraged" else "off",
+            "tta": tta_of(network),
+            "blend": getattr(network, "blend_weights", None),
             "net_size": args.net_size if args.method == "finetune" else args.input_size,
             "sbi_rate": args.sbi_rate,
             "seconds": round(train_seconds, 1),

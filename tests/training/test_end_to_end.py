@@ -107,7 +107,7 @@ def test_finetune_method_trains_end_to_end(shared_data: Path, tmp_path: Path) ->
     args = ["--device", "cpu", "--data", str(shared_data), "--out", str(out), "--backbone", "tiny"]
     args += ["--method", "finetune", "--epochs", "1", "--batch-size", "8", "--net-size", "96"]
     args += ["--max-per-source-label", "3", "--sbi", "on", "--version", "7", "--cache-dir", str(tmp_path / "c")]
-    args += ["--tta", "compare"]
+    args += ["--tta", "compare", "--with-probe", "on", "--probe-epochs", "2"]
     assert train.main(args) == 0
     card = json.loads((out / "fakeweb" / "7" / "model_card.json").read_text())
     assert card["training"]["method"] == "finetune" and card["training"]["sbi_chosen"] is True
@@ -115,8 +115,12 @@ def test_finetune_method_trains_end_to_end(shared_data: Path, tmp_path: Path) ->
     history = card["training"]["variants"][0]["history"]
     assert [r["epoch"] for r in history] == [1] and "faceswap_dfdc" in history[0]["val_auc_per_source"]
     serve = tf.saved_model.load(str(out / "fakeweb" / "7")).signatures["serving_default"]
-    probs = serve(image=tf.zeros([2, 224, 224, 3], tf.uint8))["manipulated_probability"]
-    assert probs.shape == (2,)
+    outputs = serve(image=tf.zeros([2, 224, 224, 3], tf.uint8))
+    assert outputs["manipulated_probability"].shape == (2,)
+    if card["training"]["blend"]:  # the blend won on validation: each member's probability is an extra output
+        assert set(card["training"]["blend"]) == {"finetuned", "probe"}
+        assert outputs["finetuned_probability"].shape == (2,) and outputs["probe_probability"].shape == (2,)
+    assert card["training"]["variants"][-1]["method"] == "probe (blend member)"
 
 
 def test_evaluate_cli_writes_all_fields(small_folder: Path, tmp_path: Path) -> None:
@@ -158,3 +162,25 @@ def test_evaluate_cli_writes_all_fields(small_folder: Path, tmp_path: Path) -> N
     assert {r.split("\t")[1] for r in rows} == {"real", "fake"}
     for plot in report["plots"].values():
         assert Path(plot).is_file() and Path(plot).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_blend_exports_one_probability_and_each_members(tmp_path: Path) -> None:
+    import keras
+
+    from training.ensemble import LogitBlend
+    from training.export import export_saved_model
+
+    def member(scale: float) -> keras.Model:
+        inputs = keras.Input((192, 192, 3))
+        mean = keras.layers.GlobalAveragePooling2D()(inputs)
+        logit = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(scale / 3 / 255.0))(mean)
+        return keras.Model(inputs, logit)
+
+    blend = LogitBlend({"a": member(2.0), "b": member(-1.0)}, {"a": 1.0, "b": 0.5}, bias=-0.25)
+    crops = np.full((2, 224, 224, 3), 255, np.uint8)
+    export_saved_model(blend, 192, tmp_path / "1", crops)
+    outputs = tf.saved_model.load(str(tmp_path / "1")).signatures["serving_default"](image=tf.constant(crops))
+    # member logits on a white crop: a = 2, b = -1; blend = 2 - 0.5 - 0.25
+    assert outputs["a_probability"].numpy() == pytest.approx([1 / (1 + np.exp(-2.0))] * 2, rel=1e-5)
+    assert outputs["b_probability"].numpy() == pytest.approx([1 / (1 + np.exp(1.0))] * 2, rel=1e-5)
+    assert outputs["manipulated_probability"].numpy() == pytest.approx([1 / (1 + np.exp(-1.25))] * 2, rel=1e-5)
