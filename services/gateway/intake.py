@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi import Request
 from pydantic import ValidationError
@@ -13,29 +13,20 @@ from starlette.types import Message
 
 from services.contract.settings import Settings
 from services.gateway.errors import ApiError
-from services.gateway.models import SubmitByUrl
+from services.gateway.models import FormJsonSchema, Submission, SubmitByUpload, SubmitByUrl
+
+Body = TypeVar("Body", SubmitByUpload, SubmitByUrl)
 
 # Multipart framing around the file part and the small fields.
 MULTIPART_OVERHEAD = 64 * 1024
 MAX_JSON_BYTES = 16 * 1024
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
 # The OpenAPI request body of POST /v1/jobs (FastAPI cannot infer a route taking either content type).
 SUBMIT_REQUEST_BODY = {
     "required": True,
     "content": {
         "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["image"],
-                "properties": {
-                    "image": {"type": "string", "format": "binary", "description": "JPEG, PNG or WebP photo."},
-                    "threshold": {"type": "number", "minimum": 0, "maximum": 1, "description": "Default 0.5."},
-                    "callback_url": {"type": "string", "maxLength": 2048, "description": "Webhook target."},
-                    "include_landmarks": {"type": "boolean", "description": "Keep mesh landmarks in the result."},
-                },
-            },
+            "schema": SubmitByUpload.model_json_schema(schema_generator=FormJsonSchema),
             "encoding": {"image": {"contentType": "image/jpeg, image/png, image/webp"}},
         },
         "application/json": {
@@ -44,17 +35,6 @@ SUBMIT_REQUEST_BODY = {
         },
     },
 }
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What the caller asked for: the photo's bytes or its URL, plus options."""
-
-    image: bytes | None
-    url: str | None
-    threshold: float | None
-    callback_url: str | None
-    include_landmarks: bool
 
 
 async def read_submission(request: Request, settings: Settings) -> Submission:
@@ -84,7 +64,7 @@ async def _read_limited(request: Request, limit: int, what: str) -> bytes:
     return bytes(body)
 
 
-async def _read_multipart(request: Request, settings: Settings) -> Submission:
+async def _read_multipart(request: Request, settings: Settings) -> SubmitByUpload:
     body = await _read_limited(request, settings.max_upload_bytes + MULTIPART_OVERHEAD, "Uploads")
     sent = False
 
@@ -106,63 +86,25 @@ async def _read_multipart(request: Request, settings: Settings) -> Submission:
         data = await image.read(settings.max_upload_bytes + 1)
         if len(data) > settings.max_upload_bytes:
             raise ApiError(413, "payload_too_large", f"Uploads are limited to {settings.max_upload_bytes} bytes.")
-        return Submission(
-            image=data,
-            url=None,
-            threshold=_threshold(_text_field(form.get("threshold"), "threshold")),
-            callback_url=_text_field(form.get("callback_url"), "callback_url") or None,
-            include_landmarks=_boolean(_text_field(form.get("include_landmarks"), "include_landmarks")),
-        )
+        fields = {name: form[name] for name in SubmitByUpload.model_fields.keys() & form.keys()}
+        return _validated(SubmitByUpload, {**fields, "image": data})
     finally:
         await form.close()
 
 
-def _parse_json(body: bytes) -> Submission:
+def _parse_json(body: bytes) -> SubmitByUrl:
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "malformed_body", "The JSON body cannot be parsed.") from exc
+    return _validated(SubmitByUrl, payload)
+
+
+def _validated(model: type[Body], payload: object) -> Body:
+    """The body as ``model``; 422 naming the first field that does not fit."""
     try:
-        parsed = SubmitByUrl.model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ())) or "body"
         raise ApiError(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}") from exc
-    return Submission(
-        image=None,
-        url=parsed.url,
-        threshold=parsed.threshold,
-        callback_url=parsed.callback_url,
-        include_landmarks=parsed.include_landmarks,
-    )
-
-
-def _text_field(value: object, name: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ApiError(422, "invalid_request", f"{name}: must be a text field, not a file.")
-    if len(value) > 2048:
-        raise ApiError(422, "invalid_request", f"{name}: too long.")
-    return value
-
-
-def _threshold(value: str | None) -> float | None:
-    if value is None or value.strip() == "":
-        return None
-    try:
-        threshold = float(value)
-    except ValueError as exc:
-        raise ApiError(422, "invalid_request", "threshold: must be a number between 0 and 1.") from exc
-    if not 0.0 <= threshold <= 1.0:
-        raise ApiError(422, "invalid_request", "threshold: must be a number between 0 and 1.")
-    return threshold
-
-
-def _boolean(value: str | None) -> bool:
-    word = (value or "").strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ApiError(422, "invalid_request", "include_landmarks: must be true or false.")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, NoDefault
+from pydantic_core import core_schema
 
 from services.contract.schemas import ErrorBody, JobLinks
 
@@ -14,7 +18,25 @@ LINKS_EXAMPLE = {
 }
 
 
-class SubmitByUrl(BaseModel):
+class SubmissionOptions(BaseModel):
+    """What a submission may ask for besides the photo: each field declared here once, for both bodies.
+
+    The job record keeps each under the same name (``record_fields``).
+    """
+
+    threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="Manipulated at or above this probability; default 0.5."
+    )
+    callback_url: str | None = Field(None, max_length=2048, description="Receives the job document when it ends.")
+    include_landmarks: bool = Field(False, description="Keep mesh landmarks in the result.")
+
+    def record_fields(self, default_threshold: float) -> dict[str, Any]:
+        """The options as job record fields: the default threshold unless one was asked, unset ones left out."""
+        asked = self.model_dump(include=set(SubmissionOptions.model_fields), exclude_none=True)
+        return {"threshold": default_threshold, **asked}
+
+
+class SubmitByUrl(SubmissionOptions):
     """JSON body of ``POST /v1/jobs`` for a photo on the web."""
 
     model_config = ConfigDict(
@@ -29,11 +51,41 @@ class SubmitByUrl(BaseModel):
             ]
         },
     )
+    source: ClassVar[Literal["url"]] = "url"
 
     url: str = Field(max_length=2048, description="http(s) URL of a JPEG, PNG or WebP photo.")
-    threshold: float | None = Field(None, ge=0.0, le=1.0, description="Manipulated at or above this.")
-    callback_url: str | None = Field(None, max_length=2048, description="Receives the job document when it ends.")
-    include_landmarks: bool = Field(False, description="Keep mesh landmarks in the result.")
+
+
+class SubmitByUpload(SubmissionOptions):
+    """Multipart form of ``POST /v1/jobs`` with the photo itself; other form fields are ignored."""
+
+    source: ClassVar[Literal["upload"]] = "upload"
+
+    image: bytes = Field(repr=False, description="JPEG, PNG or WebP photo.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        """A form sends only text: spaces around a value are not part of it, and a blank field is one not sent."""
+        if not isinstance(data, dict):
+            return data
+        text = {name: value.strip() if isinstance(value, str) else value for name, value in data.items()}
+        return {name: value for name, value in text.items() if value != ""}
+
+
+# What the gateway works on: one of the two bodies, told apart by ``source``.
+Submission = SubmitByUpload | SubmitByUrl
+
+
+class FormJsonSchema(GenerateJsonSchema):
+    """JSON schema of a form: a field is sent or left out, never null, so optional fields are not nullable."""
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        default = super().get_default_value(schema)
+        return NoDefault if default is None else default
 
 
 class SubmitAccepted(BaseModel):

@@ -17,12 +17,13 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from services.contract.imaging import ImageInfo, ImageRejected, check_pixels
 from services.contract.pipeline import send_first
-from services.contract.record import JobRecord, JobStatus
+from services.contract.record import JobRecord, JobStatus, wire_text
 from services.contract.result_cache import SHARED_SCOPE, find_cached_job, model_spec
 from services.contract.storage import (
     ObjectNotFound,
@@ -34,11 +35,11 @@ from services.contract.storage import (
 from services.contract.tasks import notify_job_ended
 from services.gateway.auth import Caller
 from services.gateway.errors import ApiError
-from services.gateway.fetch import FetchFailed, fetch_image
-from services.gateway.intake import Submission
-from services.gateway.logs import job_id_var
-from services.gateway.netguard import UrlRefused, check_literal_host
+from services.gateway.models import Submission, SubmissionOptions, SubmitByUpload
 from services.gateway.resources import Resources
+from services.runtime.fetch import FetchFailed, fetch_image
+from services.runtime.logs import job_id_var
+from services.runtime.netguard import UrlRefused, check_literal_host
 
 log = logging.getLogger("fakeweb.gateway.submit")
 
@@ -64,7 +65,7 @@ def unavailable(part: str) -> ApiError:
 def submit(resources: Resources, caller: Caller, submission: Submission, idempotency_key: str | None) -> Created:
     """Run a submission to a created (or replayed) job; raise ApiError for every refusal."""
     settings = resources.settings
-    threshold = settings.threshold if submission.threshold is None else submission.threshold
+    options = submission.record_fields(settings.threshold)
     if submission.callback_url:
         try:
             check_literal_host(submission.callback_url, resources.policy)
@@ -75,12 +76,12 @@ def submit(resources: Resources, caller: Caller, submission: Submission, idempot
     fingerprint = ""
     if idempotency_key is not None:
         claim_key = IDEMPOTENCY_KEY.format(tenant=caller.tenant, digest=_sha256(idempotency_key.encode()))
-        fingerprint = _fingerprint(submission, threshold)
+        fingerprint = _fingerprint(submission, options)
         replay = _replay(resources, claim_key, fingerprint)
         if replay:
             return replay
 
-    data = submission.image if submission.image is not None else _fetch(resources, submission.url or "")
+    data = submission.image if isinstance(submission, SubmitByUpload) else _fetch(resources, submission.url)
     info = _check_image(resources, data)
     sha256 = _sha256(data)
     job_id = secrets.token_hex(16)
@@ -99,14 +100,16 @@ def submit(resources: Resources, caller: Caller, submission: Submission, idempot
                 409, "idempotency_in_progress", "A request with this Idempotency-Key is still being created."
             )
     try:
-        created = _create(resources, caller, submission, job_id, data, info, sha256, threshold, claim_key)
+        created = _create(
+            resources, caller, options | {"source": submission.source}, job_id, data, info, sha256, claim_key
+        )
     except BaseException:
         if claim_key is not None:
             _release_claim(resources, claim_key, job_id)
         raise
     resources.metrics.upload_bytes.observe(len(data))
     resources.metrics.submissions.labels(
-        "url" if submission.url else "upload", "yes" if created.status != JobStatus.QUEUED.value else "no"
+        submission.source, "yes" if created.status != JobStatus.QUEUED.value else "no"
     ).inc()
     return created
 
@@ -114,32 +117,29 @@ def submit(resources: Resources, caller: Caller, submission: Submission, idempot
 def _create(
     resources: Resources,
     caller: Caller,
-    submission: Submission,
+    submitted: dict[str, Any],
     job_id: str,
     data: bytes,
     info: ImageInfo,
     sha256: str,
-    threshold: float,
     claim_key: str | None,
 ) -> Created:
     settings = resources.settings
     spec = model_spec(settings) if settings.result_cache_ttl_s > 0 else None
     scope = SHARED_SCOPE if settings.result_cache_shared else f"tenant-{caller.tenant}"
     record = JobRecord(
-        threshold=threshold,
-        include_landmarks=submission.include_landmarks,
+        **submitted,
         sha256=sha256,
         bytes=len(data),
         width=info.width,
         height=info.height,
         media_type=info.media_type,
-        source="url" if submission.url else "upload",
-        callback_url=submission.callback_url or "",
         model_spec=spec or "",
         cache_scope=scope,
         cache_ttl_s=settings.result_cache_ttl_s,
         idempotency_key=claim_key or "",
     )
+    record.touch(*SubmissionOptions.model_fields)  # every option is written, even at its default
     try:
         resources.store.put_bytes(original_key(job_id), data, info.media_type)
     except StorageUnavailable as exc:
@@ -149,7 +149,7 @@ def _create(
         if spec:
             model = resources.served_model.current()
             source = find_cached_job(
-                resources.jobs.redis, scope, sha256, threshold, submission.include_landmarks, model
+                resources.jobs.redis, scope, sha256, record.threshold or 0.0, record.include_landmarks, model
             )
         status = _reuse(resources, caller, job_id, source, record) if source else None
         if status is None:
@@ -244,9 +244,10 @@ def _check_image(resources: Resources, data: bytes) -> ImageInfo:
     return info
 
 
-def _fingerprint(submission: Submission, threshold: float) -> str:
-    source = _sha256(submission.image) if submission.image is not None else f"url:{submission.url}"
-    parts = [source, repr(threshold), submission.callback_url or "", str(int(submission.include_landmarks))]
+def _fingerprint(submission: Submission, options: dict[str, Any]) -> str:
+    """The photo (its digest, or its URL) and every option as the record writes it, in declaration order."""
+    source = _sha256(submission.image) if isinstance(submission, SubmitByUpload) else f"url:{submission.url}"
+    parts = [source, *(wire_text(options.get(name)) for name in SubmissionOptions.model_fields)]
     return _sha256("\n".join(parts).encode())[:32]
 
 
