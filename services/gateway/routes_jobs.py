@@ -8,13 +8,12 @@ import logging
 from typing import Annotated
 
 import redis
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import APIKeyHeader
 
+from services.contract.documents import job_document, job_links
 from services.contract.imaging import ACCEPTED_FORMATS, sniff_format
-from services.contract.jobs import JobNotFound
-from services.contract.record import JobRecord, JobStatus
+from services.contract.record import JobStatus
 from services.contract.schemas import JobDocument, JobResult
 from services.contract.storage import (
     ObjectNotFound,
@@ -24,20 +23,15 @@ from services.contract.storage import (
     original_key,
     result_key,
 )
-from services.gateway.auth import API_KEY_HEADER, Caller
-from services.gateway.documents import job_document, job_links, job_summary
+from services.gateway.deps import CallerDep, OwnedJobDep, ResourcesDep
+from services.gateway.documents import job_summary
 from services.gateway.errors import ApiError, error_responses
 from services.gateway.intake import SUBMIT_REQUEST_BODY, read_submission
-from services.gateway.logs import job_id_var, tenant_var
 from services.gateway.models import JOB_ID_EXAMPLE, LINKS_EXAMPLE, JobList, SubmitAccepted
 from services.gateway.resources import Resources
 from services.gateway.submit import submit, unavailable
 
 log = logging.getLogger("fakeweb.gateway.jobs")
-
-api_key_header = APIKeyHeader(
-    name=API_KEY_HEADER, auto_error=False, description="Your API key (`FAKEWEB_API_KEYS`); `fakeweb-dev-key` locally."
-)
 
 # Every /v1 answer may be one of these besides the route's own.
 COMMON_ERRORS = (401, 429, 503)
@@ -84,44 +78,11 @@ JOB_DOCUMENT_EXAMPLE = {
 }
 
 
-def _resources(request: Request) -> Resources:
-    return request.app.state.resources
-
-
-def authenticate(request: Request, api_key: Annotated[str | None, Security(api_key_header)] = None) -> Caller:
-    """The tenant behind ``X-API-Key``; 401 without a valid key, 429 past the key's rate limit."""
-    resources = _resources(request)
-    if not api_key:
-        raise ApiError(401, "missing_api_key", f"Send your API key in the {API_KEY_HEADER} header.", _challenge())
-    caller = resources.keyring.identify(api_key)
-    if caller is None:
-        raise ApiError(401, "invalid_api_key", "The API key is not valid.", _challenge())
-    request.state.caller = caller
-    tenant_var.set(caller.tenant)
-    try:
-        decision = resources.limiter.take(caller.key_id)
-    except redis.RedisError as exc:
-        raise unavailable("The rate limiter") from exc
-    if not decision.allowed:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"Too many requests for this API key; retry in {decision.retry_after_s} s.",
-            {"Retry-After": str(decision.retry_after_s)},
-        )
-    return caller
-
-
-CallerDep = Annotated[Caller, Depends(authenticate)]
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
-def _challenge() -> dict[str, str]:
-    return {"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'}
-
-
-def _base_url(request: Request) -> str:
-    return _resources(request).settings.public_url or str(request.base_url)
+def _base_url(request: Request, resources: Resources) -> str:
+    return resources.settings.public_url or str(request.base_url)
 
 
 @router.post(
@@ -141,6 +102,7 @@ def _base_url(request: Request) -> str:
 async def submit_job(
     request: Request,
     response: Response,
+    resources: ResourcesDep,
     caller: CallerDep,
     idempotency_key: Annotated[
         str | None,
@@ -153,11 +115,10 @@ async def submit_job(
     ] = None,
 ) -> SubmitAccepted:
     """Multipart `image` or JSON `{"url": ...}`, optional `threshold`, `callback_url`, `include_landmarks`."""
-    resources = _resources(request)
     submission = await read_submission(request, resources.settings)
     created = await run_in_threadpool(submit, resources, caller, submission, idempotency_key)
     request.state.job_id = created.job_id
-    links = job_links(_base_url(request), created.job_id)
+    links = job_links(_base_url(request, resources), created.job_id)
     response.headers["Location"] = links.self
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -172,19 +133,19 @@ async def submit_job(
 )
 def list_jobs(
     request: Request,
+    resources: ResourcesDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page.")] = 20,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")] = None,
 ) -> JobList:
     """One page of the caller's jobs; follow `next_cursor` for the next."""
-    resources = _resources(request)
     before = _decode_cursor(cursor) if cursor else None
     try:
         ids = resources.jobs.list_for_tenant(caller.tenant, limit + 1, before)
         records = resources.jobs.get_many(ids)
     except redis.RedisError as exc:
         raise unavailable("The job store") from exc
-    base = _base_url(request)
+    base = _base_url(request, resources)
     page = [job_summary(job_id, records[job_id], base) for job_id in ids[:limit] if job_id in records]
     next_cursor = None
     if len(ids) > limit and page:
@@ -202,19 +163,17 @@ def list_jobs(
         **error_responses(404, 410, *COMMON_ERRORS),
     },
 )
-def get_job(request: Request, caller: CallerDep, job_id: str) -> JobDocument:
+def get_job(request: Request, resources: ResourcesDep, job: OwnedJobDep) -> JobDocument:
     """Status, stage, progress and timings; the faces once the job has ended; `error {code, message}` on failure."""
-    resources = _resources(request)
-    record = _owned_record(request, resources, caller, job_id)
     result = None
-    if record.has_result:
+    if job.record.has_result:
         try:
-            result = JobResult.model_validate(resources.store.get_json(result_key(job_id)))
+            result = JobResult.model_validate(resources.store.get_json(result_key(job.id)))
         except StorageUnavailable as exc:
             raise unavailable("Object storage") from exc
         except ObjectNotFound as exc:
             raise ApiError(410, "result_missing", "The job's stored result is gone.") from exc
-    return job_document(job_id, record, _base_url(request), result)
+    return job_document(job.id, job.record, _base_url(request, resources), result)
 
 
 @router.get(
@@ -226,16 +185,15 @@ def get_job(request: Request, caller: CallerDep, job_id: str) -> JobDocument:
     },
     response_class=Response,
 )
-def get_annotated_image(request: Request, caller: CallerDep, job_id: str) -> Response:
+def get_annotated_image(resources: ResourcesDep, job: OwnedJobDep) -> Response:
     """The full-size photo with meshes over manipulated faces; 409 until the job has ended."""
-    resources = _resources(request)
-    record = _owned_record(request, resources, caller, job_id)
+    record = job.record
     if record.status == JobStatus.FAILED:
         raise ApiError(409, "job_failed", "The job failed; it has no annotated image.")
     if not record.has_result:
         message = f"The job is {record.status.value}; poll it until it has ended."
         raise ApiError(409, "not_ready", message, {"Retry-After": "1"})
-    data = _object(resources, annotated_key(job_id), "The annotated image is gone.")
+    data = _object(resources, annotated_key(job.id), "The annotated image is gone.")
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -253,12 +211,10 @@ def get_annotated_image(request: Request, caller: CallerDep, job_id: str) -> Res
     },
     response_class=Response,
 )
-def get_original(request: Request, caller: CallerDep, job_id: str) -> Response:
+def get_original(resources: ResourcesDep, job: OwnedJobDep) -> Response:
     """The submitted bytes, unchanged, with their detected media type."""
-    resources = _resources(request)
-    record = _owned_record(request, resources, caller, job_id)
-    data = _object(resources, original_key(job_id), "The original photo is gone.")
-    media_type = record.media_type or ACCEPTED_FORMATS.get(sniff_format(data) or "", "application/octet-stream")
+    data = _object(resources, original_key(job.id), "The original photo is gone.")
+    media_type = job.record.media_type or ACCEPTED_FORMATS.get(sniff_format(data) or "", "application/octet-stream")
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -269,10 +225,9 @@ def get_original(request: Request, caller: CallerDep, job_id: str) -> Response:
     responses={204: {"description": "Deleted."}, **error_responses(404, *COMMON_ERRORS)},
     response_class=Response,
 )
-def delete_job(request: Request, caller: CallerDep, job_id: str) -> Response:
+def delete_job(resources: ResourcesDep, job: OwnedJobDep) -> Response:
     """Stop the job if it is still running, delete every object under `jobs/{id}/` and then the record."""
-    resources = _resources(request)
-    record = _owned_record(request, resources, caller, job_id)
+    job_id, record = job.id, job.record
     try:
         if not record.is_final:
             resources.jobs.fail(job_id, "deleted", "The job was deleted while it ran.")
@@ -290,23 +245,6 @@ def delete_job(request: Request, caller: CallerDep, job_id: str) -> Response:
         raise unavailable("The job store") from exc
     log.info("job deleted", extra={"fields": {"objects_removed": removed}})
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-def _owned_record(request: Request, resources: Resources, caller: Caller, job_id: str) -> JobRecord:
-    """The record if it exists AND belongs to the caller; otherwise the same 404 either way."""
-    if len(job_id) > 64 or not job_id.isalnum():
-        raise ApiError(404, "not_found", "No such job.")
-    try:
-        record = resources.jobs.get(job_id)
-    except JobNotFound as exc:
-        raise ApiError(404, "not_found", "No such job.") from exc
-    except redis.RedisError as exc:
-        raise unavailable("The job store") from exc
-    if record.tenant != caller.tenant:
-        raise ApiError(404, "not_found", "No such job.")
-    request.state.job_id = job_id
-    job_id_var.set(job_id)
-    return record
 
 
 def _object(resources: Resources, key: str, gone: str) -> bytes:
