@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-import services.detector.engine as detector_engine
 from services.contract.crop_policy import CROP_POLICY
 from services.contract.imaging import ImageRejected, decode_rgb
 from services.contract.settings import get_settings
@@ -30,8 +29,13 @@ MAX_SIDE = 12_000
 
 DETECT: Callable = detect_faces
 CROP: Callable = CROP_POLICY.crop
-# Files that decide where faces are found (the worker and the judgeability rules do not move boxes).
-_DETECTOR_CODE_SKIP = {"worker.py", "faces.py", "__init__.py"}
+# Where faces are found and how they are cut: bump this whenever a change to services/detector moves
+# a box or changes a score, or to the crop policy's code (its numbers are in CROP_POLICY.name). A
+# refactor that finds the same faces keeps it, so a retrained model and the cached crops stay valid;
+# tests/training/test_crops.py checks fresh detection against the recorded boxes of real photos.
+DETECTOR_REVISION = "blazeface-tiles-litert-1"
+# Packages whose models or kernels decide the boxes.
+_DETECTOR_PACKAGES = ("mediapipe", "ai-edge-litert", "opencv-contrib-python")
 
 
 def detector_params() -> dict[str, object]:
@@ -44,11 +48,17 @@ def detector_params() -> dict[str, object]:
 
 
 def detector_version() -> str:
-    """Fingerprint of the detector code and parameters: cached crops of another detector are not reused."""
-    digest = hashlib.sha256(json.dumps(detector_params(), sort_keys=True).encode())
-    for path in sorted(Path(detector_engine.__file__).parent.glob("*.py")):
-        if path.name not in _DETECTOR_CODE_SKIP:
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    """Fingerprint of the detector: revision, parameters and model packages; other detectors' crops are not reused."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = {}
+    for name in _DETECTOR_PACKAGES:
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    described = {"revision": DETECTOR_REVISION, "params": detector_params(), "packages": packages}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode())
     return f"detector-{digest.hexdigest()[:12]}"
 
 

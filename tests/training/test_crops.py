@@ -39,3 +39,35 @@ def test_unreadable_image_gives_no_face(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff\xd8\xff" + b"\x00" * 20)
     faces = crops.CropCache(None).faces(bad)
     assert faces.count == 0 and faces.main_face() is None
+
+
+# Boxes the detector found when DETECTOR_REVISION was set: the cached crops of every trained model
+# were made by this behaviour. A change that moves them must bump crops.DETECTOR_REVISION.
+RECORDED_BOXES = {
+    "wild_press_photos/real/img12.jpg": [(203, 82, 173, 173)],
+    "wild_group_photos/real/2008_001322.jpg": [(343, 153, 98, 98), (103, 158, 85, 85), (226, 209, 74, 74)],
+    "photoshop_ciplab/fake/easy_101_0010.jpg": [(92, 125, 288, 288)],
+}
+
+
+def test_detection_still_finds_the_boxes_recorded_for_this_detector_revision(shared_data: Path) -> None:
+    assert crops.DETECTOR_REVISION == "blazeface-tiles-litert-1", "new revision: record its boxes here"
+    for relative, boxes in RECORDED_BOXES.items():
+        faces = crops.CropCache(None).faces(shared_data / relative)
+        assert [tuple(int(v) for v in b) for b in faces.boxes] == boxes, relative
+
+
+def test_detector_version_ignores_code_layout_but_not_parameters(monkeypatch) -> None:
+    before = crops.detector_version()
+    monkeypatch.setenv("FAKEWEB_MIN_FACE_PX", "48")
+    from services.contract.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        assert crops.detector_version() != before
+    finally:
+        monkeypatch.delenv("FAKEWEB_MIN_FACE_PX")
+        get_settings.cache_clear()
+    assert crops.detector_version() == before
+    monkeypatch.setattr(crops, "DETECTOR_REVISION", "another")
+    assert crops.detector_version() != before
