@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fakeweb_cli.repository_layout import version_dirs
 from services.contract.crop_policy import CROP_POLICY
-from services.serving.config import version_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "deploy" / "models" / "fakeweb"

@@ -60,7 +60,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 def model_repository(model_dir: Path, work: Path) -> tuple[Path, str]:
     """A repository with one version of the model under test; returns (base, description)."""
-    from services.serving.config import version_dirs
+    from fakeweb_cli.repository_layout import version_dirs
 
     base = work / "models"
     versions = version_dirs(model_dir) if model_dir.is_dir() else {}

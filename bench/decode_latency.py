@@ -24,7 +24,7 @@ from PIL import Image
 
 from bench.detector_recall import REPO, data_dir
 from services.contract.imaging import check_pixels, decode_rgb
-from services.contract.memory import keep_freed_memory
+from services.runtime.memory import keep_freed_memory
 
 MEGAPIXELS = (0.5, 1.0, 2.0, 12.0)
 ALLOCATORS = ("default", "kept")

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from services.annotator.compose import AnnotateOptions, annotate_photo
+from fakeweb_cli.repository_layout import DEFAULT_SIGNATURE, read_signature_defs
+from services.annotator.result import AnnotateOptions, annotate_photo
 from services.classifier.scoring import prepare_batch
 from services.classifier.serving_client import signature_from_def
 from services.contract.imaging import decode_rgb, encode_jpeg
 from services.contract.settings import Settings
 from services.detector.faces import analyse_photo
-from services.serving.servable import DEFAULT_SIGNATURE, read_signature_defs
 
 
 @dataclass

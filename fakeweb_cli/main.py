@@ -12,12 +12,15 @@ import argparse
 import importlib
 import sys
 
+from services.runtime.version import VERSION
+
 COMMAND_MODULES = ("fakeweb_cli.scan", "fakeweb_cli.jobs", "fakeweb_cli.model")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``fakeweb`` parser with every available subcommand."""
     parser = argparse.ArgumentParser(prog="fakeweb", description="FakeWeb: find manipulated faces in photos.")
+    parser.add_argument("--version", action="version", version=f"fakeweb {VERSION}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from services.serving.config import version_dirs
+from fakeweb_cli.repository_layout import version_dirs
 
 STABLE = "stable"
 CANARY = "canary"

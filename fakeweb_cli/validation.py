@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fakeweb_cli.repository_layout import WARMUP_FILE, read_signature_defs
 from fakeweb_cli.smoke_face import load_smoke_face
 from services.classifier.scoring import prepare_batch
 from services.classifier.serving_client import (
@@ -14,7 +15,6 @@ from services.classifier.serving_client import (
     make_tensor_proto,
     signature_from_def,
 )
-from services.serving.servable import WARMUP_FILE, read_signature_defs
 
 SIGNATURE_NAME = "serving_default"
 UINT8 = 4  # tensorflow.DataType DT_UINT8

@@ -31,8 +31,8 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY services/__init__.py services/__init__.py
 COPY services/contract services/contract
+COPY services/runtime services/runtime
 COPY services/classifier services/classifier
-COPY services/serving services/serving
 COPY fakeweb_cli fakeweb_cli
 COPY tfserving_protos tfserving_protos
 RUN python -m compileall -q services fakeweb_cli tfserving_protos

@@ -58,14 +58,14 @@ def command(name: str, settings: Settings) -> tuple[list[str], dict[str, str]]:
         argv += [f"-{flag}={value}" for flag, value in ports.items()]
         return argv, env
     if name == "serving":
-        return [sys.executable, "-m", "services.serving"], env
+        return [sys.executable, "-m", "deploy.local.serving"], env
     if name in WORKERS:
         module, queue = WORKERS[name]
         argv = [str(venv_bin / "celery"), "-A", module, "worker", "-Q", queue, "-P", "solo"]
         argv += ["-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"]
         return argv, env
     if name == "sweeper":
-        return [sys.executable, "-m", "services.contract.sweeper"], env
+        return [sys.executable, "-m", "services.sweeper"], env
     if name == "gateway":
         argv = [str(venv_bin / "uvicorn"), "services.gateway.app:app"]
         argv += ["--host", settings.gateway_host, "--port", str(settings.gateway_port), "--no-access-log"]

@@ -95,12 +95,12 @@ def wait_for_s3(settings: Settings, timeout_s: float = 30) -> ObjectStore:
 def serving_stand_in(
     base: Path, poll_s: float = 0.5, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, Path]]:
-    """Run ``python -m services.serving`` on a free port over ``base``; yield (address, log path)."""
+    """Run ``python -m deploy.local.serving`` on a free port over ``base``; yield (address, log path)."""
     port = free_port()
     log_path = base.parent / f"serving-{port}.log"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    argv = [sys.executable, "-m", "services.serving", "--port", str(port)]
+    argv = [sys.executable, "-m", "deploy.local.serving", "--port", str(port)]
     argv += ["--model-config-file", str(base / "models.config"), "--model-base-path", str(base)]
     argv += ["--poll-seconds", str(poll_s)]
     with log_path.open("ab") as log:

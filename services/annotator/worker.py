@@ -14,11 +14,10 @@ import numpy as np
 from celery import Task
 from celery.signals import worker_init
 
-from services.annotator.compose import AnnotateOptions, ScoreMissing, annotate_photo
 from services.annotator.mesh import FACE_MESH
+from services.annotator.result import AnnotateOptions, ScoreMissing, annotate_photo
 from services.contract.imaging import ImageRejected, decode_rgb, encode_jpeg
 from services.contract.jobs import JobStatus
-from services.contract.memory import keep_freed_memory
 from services.contract.pipeline import stage
 from services.contract.schemas import DetectionResult
 from services.contract.settings import Settings, get_settings
@@ -31,6 +30,7 @@ from services.contract.storage import (
     result_key,
 )
 from services.contract.tasks import JobFailed, StageTask, load_at_start_up, make_celery, notify_job_ended
+from services.runtime.memory import keep_freed_memory
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ from tfserving_protos.tensorflow.core.framework import tensor_pb2
 from tfserving_protos.tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
-    model_management_pb2,
     model_pb2,
     model_service_pb2_grpc,
     predict_pb2,
@@ -234,8 +233,3 @@ class ServingClient:
         response = self._call(self._stubs()[1].GetModelStatus, request)
         state_name = get_model_status_pb2.ModelVersionStatus.State.Name
         return [(s.version, state_name(s.state), s.status.error_message) for s in response.model_version_status]
-
-    def reload_config(self, config: Any, timeout_s: float = 60.0) -> None:
-        """Send a whole ModelServerConfig (HandleReloadConfigRequest)."""
-        request = model_management_pb2.ReloadConfigRequest(config=config)
-        self._call(self._stubs()[1].HandleReloadConfigRequest, request, timeout_s)

@@ -16,13 +16,14 @@ from celery.signals import worker_init
 from pydantic import ValidationError
 
 from services.classifier.scoring import Classifier, ModelConfigurationError, check_routes
+from services.contract.held_model import HeldModel
 from services.contract.imaging import decode_png_rgb
-from services.contract.memory import keep_freed_memory
 from services.contract.pipeline import send_next, stage
 from services.contract.schemas import DetectionResult
 from services.contract.settings import get_settings
 from services.contract.storage import ObjectNotFound, ObjectStore, crop_key, faces_key
 from services.contract.tasks import JobFailed, StageTask, make_celery
+from services.runtime.memory import keep_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +33,25 @@ app = make_celery(STAGE.service)
 keep_freed_memory(get_settings().malloc_keep_mb)
 CROP_READERS = 8
 
-_classifier: Classifier | None = None
+
+class HeldClassifier(HeldModel[Classifier]):
+    """The process's classifier (one gRPC channel to TF Serving, model metadata cached), made on first use."""
+
+    def __init__(self) -> None:
+        super().__init__("classifier (TF Serving client)")
+
+    def _load(self) -> Classifier:
+        settings = get_settings()
+        self.version = f"serving {settings.serving_address}"
+        return Classifier(settings)
+
+
+CLASSIFIER = HeldClassifier()
 
 
 def get_classifier() -> Classifier:
-    """The process's classifier (one gRPC channel), made on first use."""
-    global _classifier
-    if _classifier is None:
-        _classifier = Classifier(get_settings())
-    return _classifier
+    """The process's classifier, made on first use (``CLASSIFIER.load()``)."""
+    return CLASSIFIER.load()
 
 
 @worker_init.connect

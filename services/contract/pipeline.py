@@ -83,7 +83,7 @@ WEBHOOK = Consumer(
     task="fakeweb.webhook",
     queue="webhook",
     service="webhook",
-    worker="services.gateway.webhook_worker",
+    worker="services.webhooks.worker",
     per_job="one per ended job with a `callback_url`",
     does="POST the signed job document, retrying with backoff",
 )

@@ -24,7 +24,7 @@ from services.contract.pipeline import PIPELINE, WEBHOOK, queue_names, stage_of_
 from services.contract.result_cache import remember_result
 from services.contract.settings import Settings, get_settings
 from services.contract.storage import ObjectStore, StorageUnavailable
-from services.contract.testhooks import sleep_if_asked
+from services.runtime.testhooks import sleep_if_asked
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class StageTask(Task):
         return StageTask._store
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
-        """TESTS ONLY (``services.contract.testhooks``): hold the task for a delay a fault test asked for."""
+        """TESTS ONLY (``services.runtime.testhooks``): hold the task for a delay a fault test asked for."""
         spec = stage_of_task(self.name)
         sleep_if_asked(self.jobs.redis, spec.name if spec else self.name)
 

@@ -1,4 +1,10 @@
-"""Turn a decoded photo into the detector's stage output: face records, crops and chunks."""
+"""The detector's stage output for one photo: its faces (from ``engine``), each judged, the judgeable ones cropped.
+
+``engine`` finds where the faces are (the detection engines); this module turns them into
+``faces.json`` records (judgeable or why not), one crop per judgeable face made by the crop
+policy, and the chunks the classifier gets. (training/crops.py fingerprints every detector
+file except this one and the worker, so it is named apart from the engine files.)
+"""
 
 from __future__ import annotations
 

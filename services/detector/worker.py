@@ -15,13 +15,13 @@ from celery.signals import worker_init
 
 from services.contract.held_model import warm_up_all
 from services.contract.imaging import ImageRejected, decode_rgb, encode_png
-from services.contract.memory import keep_freed_memory
 from services.contract.pipeline import send_next, stage
 from services.contract.settings import Settings, get_settings
 from services.contract.storage import ObjectNotFound, ObjectStore, faces_key, original_key
 from services.contract.tasks import JobFailed, StageTask, load_at_start_up, make_celery
 from services.detector.engine import held_models
 from services.detector.faces import analyse_photo
+from services.runtime.memory import keep_freed_memory
 
 log = logging.getLogger(__name__)
 

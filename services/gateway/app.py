@@ -12,16 +12,17 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
-from services.contract.memory import keep_freed_memory
 from services.contract.settings import Settings, get_settings
 from services.gateway.auth import check_deployment, parse_api_keys
 from services.gateway.errors import error_response, install_error_handlers
-from services.gateway.logs import configure_logging, job_id_var, request_id_var, tenant_var
 from services.gateway.models import SubmitByUrl
 from services.gateway.resources import Resources
 from services.gateway.routes_health import router as health_router
 from services.gateway.routes_jobs import router as jobs_router
 from services.gateway.web import mount_web
+from services.runtime.logs import configure_logging, job_id_var, request_id_var, tenant_var
+from services.runtime.memory import keep_freed_memory
+from services.runtime.version import VERSION
 
 log = logging.getLogger("fakeweb.gateway")
 
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.resources.close()
 
-    app = FastAPI(title="FakeWeb", version="0.2.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="FakeWeb", version=VERSION, description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(jobs_router)
     app.include_router(health_router)

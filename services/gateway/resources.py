@@ -14,9 +14,9 @@ from services.contract.storage import ObjectStore, StorageUnavailable
 from services.contract.tasks import make_celery
 from services.gateway.auth import Keyring, check_deployment
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.netguard import AddressPolicy, parse_allowlist
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.served_model import ServedModel
+from services.runtime.netguard import AddressPolicy, parse_allowlist
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.annotator.compose import NO_MESH_NOTE, AnnotateOptions, annotate_photo
 from services.annotator.drawing import draw_mesh, probability_colour, probability_opacity
 from services.annotator.mesh import face_landmarks
+from services.annotator.result import NO_MESH_NOTE, AnnotateOptions, annotate_photo
 from services.contract.crop_policy import CROP_POLICY
 from services.contract.schemas import DetectedFace, DetectionResult, UnjudgeableReason
 from tests.detector.photos import load_rgb

@@ -9,8 +9,8 @@ import pytest
 
 from fakeweb_cli.main import main
 from fakeweb_cli.model_repository import ModelView, plan_deploy, plan_promote, plan_rollback
+from fakeweb_cli.repository_layout import WARMUP_FILE
 from services.classifier.serving_client import ModelRoute, ServingCallError
-from services.serving.servable import WARMUP_FILE
 from tests.serving.harness import ServingHarness
 
 

@@ -43,7 +43,7 @@ def stage(backends, serving, model_name, monkeypatch) -> Iterator[StageContext]:
     """The classifier worker module pointed at the session's Redis and S3 and at the test serving."""
     from services.classifier import worker
 
-    monkeypatch.setattr(worker, "_classifier", None)
+    monkeypatch.setattr(worker, "CLASSIFIER", worker.HeldClassifier())
     extra = {"FAKEWEB_SERVING_ADDRESS": serving.address, "FAKEWEB_MODEL_NAME": model_name}
     yield point_stage_at(backends, monkeypatch, worker, {**extra, "FAKEWEB_CLASSIFY_MAX_BATCH": "2"})
     get_settings.cache_clear()

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from services.contract.imaging import ImageRejected, check_pixels, decode_rgb
-from services.contract.memory import keep_freed_memory
+from services.runtime.memory import keep_freed_memory
 
 LIMITS = (50_000_000, 12_000)
 

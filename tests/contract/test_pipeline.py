@@ -104,7 +104,7 @@ def test_sending_to_an_undeclared_queue_raises_instead_of_creating_it():
 
 def test_a_worker_on_an_undeclared_queue_refuses_to_start():
     env = {**os.environ, "FAKEWEB_REDIS_URL": UNREACHABLE.redis_url, "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, "-m", "celery", "-A", "services.gateway.webhook_worker", "worker", "-Q", "webhok"]
+    argv = [sys.executable, "-m", "celery", "-A", "services.webhooks.worker", "worker", "-Q", "webhok"]
     argv += ["-P", "solo", "--without-gossip", "--without-mingle"]
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode != 0

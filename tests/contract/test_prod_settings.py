@@ -48,7 +48,7 @@ WORKER_MODULES = (
     "services.detector.worker",
     "services.classifier.worker",
     "services.annotator.worker",
-    "services.gateway.webhook_worker",
+    "services.webhooks.worker",
 )
 
 
@@ -144,7 +144,7 @@ def test_worker_modules_refuse_to_load_in_prod_with_a_dev_credential_and_load_wi
 def test_the_sweeper_refuses_to_start_in_prod_with_the_dev_webhook_secret():
     override, named = DEV["dev webhook secret"]
     done = subprocess.run(
-        [sys.executable, "-m", "services.contract.sweeper"],
+        [sys.executable, "-m", "services.sweeper"],
         cwd=ROOT,
         env=clean_env(**{**REAL, **override}),
         capture_output=True,

@@ -1,7 +1,7 @@
 """Static facts about a service's code: the modules it reaches and the third-party imports in them.
 
-A service image carries ``services/contract`` and ``services/<service>``; what the service
-actually uses is every module of its own package plus the contract modules those import
+A service image carries ``services/contract``, ``services/runtime`` and ``services/<service>``; what
+the service actually uses is every module of its own package plus the shared modules those import
 (transitively). Imports are read with ``ast`` (including imports inside functions, which is how
 the workers load TensorFlow and MediaPipe lazily); imports under ``if TYPE_CHECKING:`` are skipped.
 """
@@ -16,14 +16,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_PACKAGES = {"services", "fakeweb_cli", "tfserving_protos", "training", "deploy", "tests"}
-SERVICES = ("gateway", "detector", "classifier", "annotator")
+SERVICES = ("gateway", "detector", "classifier", "annotator", "webhooks", "sweeper")
 # The programs the deployment runs: the code each one starts from, and the image it runs in.
 PACKAGES = {
     **{service: f"services/{service}" for service in SERVICES},
-    "sweeper": "services/contract/sweeper.py",
     "modelctl": "fakeweb_cli",
 }
-IMAGE_OF = {**{service: service for service in SERVICES}, "sweeper": "gateway", "modelctl": "modelctl"}
+IMAGE_OF = {**{service: service for service in SERVICES}, "modelctl": "modelctl"}
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from tests.deploy.dockerfiles import SERVICE_DOCKERFILE, compose_dockerfile, ser
 WORKERS = {"detector": "detect", "classifier": "classify", "annotator": "annotate"}
 APP_SERVICES = ("gateway", *WORKERS, "webhooks", "sweeper")  # built from services/Dockerfile
 # The image (the SERVICE build arg of services/Dockerfile) each app service runs.
-APP_IMAGES = {**{name: name for name in ("gateway", *WORKERS)}, "webhooks": "gateway", "sweeper": "gateway"}
+APP_IMAGES = {name: name for name in APP_SERVICES}
 # Long-running services without a healthcheck, each with the reason in docker-compose.yml.
 UNPROBED = {"sweeper"}
 
@@ -194,9 +194,9 @@ def test_images_are_pinned(compose):
         assert ":" in image and tag not in ("latest", "") and re.search(r"\d", tag), f"{name}: {image} is not pinned"
 
 
-def test_webhook_worker_runs_in_the_gateway_image_and_pings_like_the_workers(compose):
+def test_webhook_worker_runs_in_its_own_image_and_pings_like_the_workers(compose):
     webhooks = compose["services"]["webhooks"]
-    assert webhooks["build"] == compose["services"]["gateway"]["build"]
+    assert webhooks["build"]["args"] == {"SERVICE": "webhooks"}
     assert celery_queue(webhooks["command"]) == tasks.WEBHOOK_QUEUE
     ping = service_dockerfile("detector").all("HEALTHCHECK")[0]
     worker_check = ping[ping.index("CMD ") + 4 :]

@@ -300,4 +300,14 @@ def test_one_sweeper_runs_the_same_command_as_in_compose(rendered, overlay):
     (sweeper,) = find(rendered[overlay], "Deployment", "sweeper")
     assert sweeper["spec"]["replicas"] == 1
     assert container(sweeper)["args"] == compose["command"]
-    assert container(sweeper)["image"].split(":")[0].endswith("fakeweb/gateway")
+    assert container(sweeper)["image"].split(":")[0].endswith("fakeweb/sweeper")
+
+
+def test_production_pins_the_images_of_the_project_version():
+    import yaml
+
+    from services.runtime.version import VERSION
+    from tests.deploy.code_scan import REPO
+
+    overlay = yaml.safe_load((REPO / "deploy/k8s/overlays/production/kustomization.yaml").read_text())
+    assert {image["newTag"] for image in overlay["images"]} == {VERSION}

@@ -167,7 +167,8 @@ FORBIDDEN = {
     "classifier": {"tensorflow", "tensorflow-cpu", "tensorflow-serving-api", "keras", "mediapipe", "jax", "jaxlib"},
     "modelctl": {"mediapipe", "jax", "jaxlib"},
 }
-FORBIDDEN["sweeper"] = FORBIDDEN["gateway"]
+# The webhook worker and the sweeper are smaller still: not even the HTTP server.
+FORBIDDEN["webhooks"] = FORBIDDEN["sweeper"] = FORBIDDEN["gateway"] | {"fastapi", "starlette", "uvicorn"}
 
 
 @pytest.mark.parametrize("service", IMAGES)

@@ -132,7 +132,7 @@ IMAGE_DOCKERFILES = {
 
 def code_package(service: dict) -> str | None:
     """The program a compose service runs: from its command when that names one, else its image's."""
-    if "services.contract.sweeper" in service.get("command", []):
+    if "services.sweeper" in service.get("command", []):
         return "sweeper"
     build = service.get("build", {})
     return IMAGE_DOCKERFILES.get((build.get("dockerfile", ""), build.get("args", {}).get("SERVICE")))

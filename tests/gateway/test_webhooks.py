@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from services.contract.jobs import JobStore
 from services.contract.tasks import make_celery, notify_job_ended
 from services.gateway.app import create_app
-from services.gateway.webhooks import backoff_s, sign, verify
+from services.webhooks.signing import backoff_s, sign, verify
 from tests.gateway.conftest import ALPHA, gateway_settings, submit
 from tests.gateway.httpserver import Reply, local_server
 from tests.gateway.pipeline_double import finish_job
@@ -34,10 +34,10 @@ def hook_settings(backends):
 
 @pytest.fixture(scope="module")
 def webhook_worker(hook_settings, tmp_path_factory):
-    """``celery -A services.gateway.webhook_worker worker -Q webhook -P solo`` on the test Redis."""
+    """``celery -A services.webhooks.worker worker -Q webhook -P solo`` on the test Redis."""
     log_path = tmp_path_factory.mktemp("webhook") / "worker.log"
     env = {**os.environ, **settings_env(hook_settings), "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, "-m", "celery", "-A", "services.gateway.webhook_worker", "worker", "-Q", "webhook"]
+    argv = [sys.executable, "-m", "celery", "-A", "services.webhooks.worker", "worker", "-Q", "webhook"]
     argv += ["-P", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

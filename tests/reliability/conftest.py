@@ -7,7 +7,7 @@ tests record the worker pids they start with and check that none changed.
 
 It runs with a short visibility timeout (a task held by a killed worker comes back within
 seconds, not 15 minutes), a small retry budget, one face per classify task (fan-in under
-redelivery) and the test-only stage delay hook (services/contract/testhooks.py).
+redelivery) and the test-only stage delay hook (services/runtime/testhooks.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from services.contract.testhooks import TEST_HOOKS_ENV
+from services.runtime.testhooks import TEST_HOOKS_ENV
 from tests.reliability.stackops import Stack, start_stack
 from tests.support.photos import group_photo, landscape_without_faces
 

@@ -17,7 +17,7 @@ import pytest
 from deploy.local.stack import ROOT, stop_process_group
 from services.contract.pipeline import STAGE_NAMES
 from services.contract.pipeline import stage as declared
-from services.contract.testhooks import set_stage_delay
+from services.runtime.testhooks import set_stage_delay
 from tests.reliability.conftest import BACKOFF_MAX_S, MAX_RETRIES, VISIBILITY_TIMEOUT_S
 from tests.reliability.stackops import (
     KEY_HEADER,
@@ -238,7 +238,7 @@ def test_sweeper_fails_a_job_whose_stage_stopped_moving(fault_stack, photos):
         log_path = fault_stack.stack.data_dir / "quick-sweeper.log"
         with log_path.open("ab") as log:
             sweeper = subprocess.Popen(
-                [sys.executable, "-m", "services.contract.sweeper"],
+                [sys.executable, "-m", "services.sweeper"],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from services.contract.jobs import JOBS_INDEX_KEY, JobStore
-from services.contract.sweeper import WATERMARK_KEY, sweep_interval, sweep_once
+from services.sweeper.sweep import WATERMARK_KEY, sweep_interval, sweep_once
 from tests.support.records import create_job, stored
 
 TIMEOUT_S = 60.0

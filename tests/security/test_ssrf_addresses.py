@@ -9,8 +9,8 @@ import ipaddress
 
 import pytest
 
-from services.gateway import netguard
-from services.gateway.netguard import AddressPolicy, UrlRefused, blocked_reason, check_literal_host, target_for
+from services.runtime import netguard
+from services.runtime.netguard import AddressPolicy, UrlRefused, blocked_reason, check_literal_host, target_for
 
 BLOCKED = {
     "127.0.0.1": "loopback",

@@ -1,6 +1,6 @@
 """A TF Serving to test against: the local stand-in as a real subprocess, or a real tensorflow/serving.
 
-By default ``serving_harness`` starts ``python -m services.serving`` on a free port over a
+By default ``serving_harness`` starts ``python -m deploy.local.serving`` on a free port over a
 temporary model repository. To run the same tests against the real image, start it with the
 repository and config mounted and polled, for example::
 

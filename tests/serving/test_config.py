@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from fakeweb_cli.model_repository import ModelRepository
-from services.serving.config import (
+from deploy.local.serving.config import (
     ConfigError,
     config_from_base_path,
     parse_config_text,
     read_config_file,
-    version_dirs,
     wanted_versions,
 )
+from fakeweb_cli.model_repository import ModelRepository
+from fakeweb_cli.repository_layout import version_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
 

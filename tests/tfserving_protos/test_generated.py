@@ -95,10 +95,10 @@ if {order!r} == "vendored-first":
     assert "tensorflow" not in sys.modules
     official = load("")
     import tensorflow
-    import services.serving.grpc_api  # the local stand-in: TensorFlow and the official modules
+    import deploy.local.serving.grpc_api  # the local stand-in: TensorFlow and the official modules
 else:
     import tensorflow
-    import services.serving.grpc_api
+    import deploy.local.serving.grpc_api
     official = load("")
     vendored = load("tfserving_protos.")
 

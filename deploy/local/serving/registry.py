@@ -18,8 +18,9 @@ import grpc
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from services.serving.config import ConfigError, version_dirs, wanted_versions
-from services.serving.servable import Servable, ServingError
+from deploy.local.serving.config import ConfigError, wanted_versions
+from deploy.local.serving.servable import Servable, ServingError
+from fakeweb_cli.repository_layout import version_dirs
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from services.serving.config import ConfigError, resolve_base_paths
-from services.serving.registry import LabelError, ModelRegistry
-from services.serving.servable import ServingError
+from deploy.local.serving.config import ConfigError, resolve_base_paths
+from deploy.local.serving.registry import LabelError, ModelRegistry
+from deploy.local.serving.servable import ServingError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Build the final result: a verdict per detected face and the annotated full-size photo."""
+"""The job result: a verdict per detected face (`result.json`) and the annotated full-size photo."""
 
 from __future__ import annotations
 

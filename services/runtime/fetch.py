@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 
 import urllib3
 
-from services.gateway.netguard import AddressPolicy, Target, UrlRefused, target_for
+from services.runtime.netguard import AddressPolicy, Target, UrlRefused, target_for
 
 USER_AGENT = "FakeWeb/0.1 (+https://github.com/fakeweb)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

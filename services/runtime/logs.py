@@ -19,7 +19,7 @@ tenant_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant"
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 HANDLER_NAME = "fakeweb-structured"
-LOGGER_NAMES = ("fakeweb", "services.contract")
+LOGGER_NAMES = ("fakeweb", "services.contract", "services.runtime")
 REDACTED = "[redacted]"
 
 

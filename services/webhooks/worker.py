@@ -1,6 +1,6 @@
 """Delivers job webhooks (queue ``webhook``) with retries and exponential backoff, under the SSRF guard.
 
-Run: ``celery -A services.gateway.webhook_worker worker -Q webhook -P solo``. Jobs queue a delivery
+Run: ``celery -A services.webhooks.worker worker -Q webhook -P solo``. Jobs queue a delivery
 through ``services.contract.tasks.notify_job_ended``. Each attempt re-reads the record (a deleted
 job is not announced), POSTs the job document to ``callback_url`` without following redirects,
 and records ``webhook_status`` / ``webhook_attempts`` / ``webhook_last_http_status`` on the job.
@@ -16,6 +16,7 @@ import time
 import redis
 from celery import Task
 
+from services.contract.documents import job_document
 from services.contract.held_model import HeldModel
 from services.contract.jobs import JobStore
 from services.contract.record import JobRecord
@@ -23,11 +24,10 @@ from services.contract.schemas import JobResult
 from services.contract.settings import Settings, get_settings
 from services.contract.storage import ObjectNotFound, ObjectStore, StorageUnavailable, result_key
 from services.contract.tasks import WEBHOOK_TASK, make_celery
-from services.gateway.documents import job_document
-from services.gateway.fetch import FetchFailed, request_once
-from services.gateway.logs import configure_logging, job_id_var
-from services.gateway.netguard import AddressPolicy, UrlRefused, parse_allowlist
-from services.gateway.webhooks import (
+from services.runtime.fetch import FetchFailed, request_once
+from services.runtime.logs import configure_logging, job_id_var
+from services.runtime.netguard import AddressPolicy, UrlRefused, parse_allowlist
+from services.webhooks.signing import (
     ATTEMPT_HEADER,
     EVENT_HEADER,
     JOB_HEADER,

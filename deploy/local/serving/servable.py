@@ -8,14 +8,12 @@ from typing import Any
 
 import grpc
 import numpy as np
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-log = logging.getLogger(__name__)
+from fakeweb_cli.repository_layout import DEFAULT_SIGNATURE, SERVE_TAG, WARMUP_FILE, read_signature_defs
 
-SERVE_TAG = "serve"
-DEFAULT_SIGNATURE = "serving_default"
-WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
+log = logging.getLogger(__name__)
 
 
 class ServingError(Exception):
@@ -25,16 +23,6 @@ class ServingError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def read_signature_defs(version_dir: Path) -> dict[str, meta_graph_pb2.SignatureDef]:
-    """The serving signatures of a SavedModel, read from ``saved_model.pb`` (tag ``serve``)."""
-    saved_model = saved_model_pb2.SavedModel()
-    saved_model.ParseFromString((version_dir / "saved_model.pb").read_bytes())
-    for meta_graph in saved_model.meta_graphs:
-        if SERVE_TAG in meta_graph.meta_info_def.tags:
-            return {k: v for k, v in meta_graph.signature_def.items() if not k.startswith("__")}
-    raise ValueError(f"{version_dir} has no MetaGraph tagged '{SERVE_TAG}'")
 
 
 class Servable:

@@ -60,23 +60,6 @@ def config_from_base_path(base: Path) -> model_server_config_pb2.ModelServerConf
     return config
 
 
-def version_dirs(base_path: Path) -> dict[int, Path]:
-    """Version folders under a model's base path that hold a SavedModel: ``{version: path}``.
-
-    Like TF Serving, only all-digit folder names count; a hidden temporary copy (``.tmp-3``)
-    is ignored until it is renamed into place.
-    """
-    found: dict[int, Path] = {}
-    try:
-        children = list(base_path.iterdir())
-    except OSError:
-        return found
-    for child in children:
-        if child.name.isdigit() and (child / "saved_model.pb").is_file():
-            found[int(child.name)] = child
-    return found
-
-
 def wanted_versions(model: model_server_config_pb2.ModelConfig, on_disk: set[int]) -> set[int]:
     """The versions ``model_version_policy`` asks to serve out of those on disk."""
     policy = model.model_version_policy

@@ -1,4 +1,4 @@
-"""Run the local TF Serving stand-in: ``python -m services.serving [--port P] [--model-config-file F]``."""
+"""Run the local TF Serving stand-in: ``python -m deploy.local.serving [--port P] [--model-config-file F]``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import sys
 import threading
 from pathlib import Path
 
+from deploy.local.serving.config import ConfigError, config_from_base_path, read_config_file
+from deploy.local.serving.grpc_api import make_server
+from deploy.local.serving.registry import ModelRegistry
 from services.contract.settings import get_settings
-from services.serving.config import ConfigError, config_from_base_path, read_config_file
-from services.serving.grpc_api import make_server
-from services.serving.registry import ModelRegistry
 
-log = logging.getLogger("services.serving")
+log = logging.getLogger("deploy.local.serving")
 
 
 class ConfigPoller:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     """Serve until SIGTERM/SIGINT."""
     settings = get_settings()
     default_host, default_port = settings.serving_address.rsplit(":", 1)
-    parser = argparse.ArgumentParser(prog="python -m services.serving", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.serving", description=__doc__)
     parser.add_argument("--host", default=default_host, help="address to bind (host of FAKEWEB_SERVING_ADDRESS)")
     parser.add_argument("--port", type=int, default=int(default_port), help="port (from FAKEWEB_SERVING_ADDRESS)")
     parser.add_argument("--model-config-file", type=Path, default=settings.resolved_model_config_file)

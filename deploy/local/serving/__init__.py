@@ -6,5 +6,5 @@ This package is a small gRPC server that speaks the same API from ``tensorflow_s
 HandleReloadConfigRequest) over the same model repository layout
 (``<base>/<name>/<version>/saved_model.pb``) and the same text-format ``models.config``, so the
 classifier and ``fakeweb model`` cannot tell the two apart. Known differences are listed in
-``services/serving/README.md``. Run it with ``python -m services.serving``.
+``deploy/local/serving/README.md``. Run it with ``python -m deploy.local.serving``.
 """

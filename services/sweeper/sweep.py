@@ -5,7 +5,7 @@ progress, so a job whose ``updated_at`` is older than the deadline is stuck: its
 or a worker hangs. The sweeper fails such jobs atomically (a stage that moves at the same moment
 wins) and queues the end-of-job notification like any failure.
 
-It runs as its own small process (``python -m services.contract.sweeper``; the local stack's
+It runs as its own small process (``python -m services.sweeper``; the local stack's
 ``sweeper`` program): one per deployment is enough, it is harmless when two run, and a request
 storm on the gateway cannot starve it. Jobs are visited in creation order from a watermark below
 which every job is known to have ended, so a pass costs the jobs still open, not the history.
@@ -116,7 +116,3 @@ def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     run(get_settings(), stop)
-
-
-if __name__ == "__main__":
-    main()

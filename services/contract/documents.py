@@ -1,0 +1,95 @@
+"""The job document: what ``GET /v1/jobs/{id}`` answers and what a job's webhook POSTs.
+
+Both the gateway and the webhook worker send it, so it is built here, from the job record and the
+stored result, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.contract.pipeline import STAGE_NAMES
+from services.contract.record import JobRecord, JobStatus
+from services.contract.schemas import (
+    ErrorBody,
+    FaceResult,
+    JobDocument,
+    JobLinks,
+    JobResult,
+    StageTiming,
+    WebhookState,
+)
+
+PROGRESS_FIELDS = ("faces_total", "faces_judgeable", "faces_scored", "faces_annotated")
+
+
+def job_links(base_url: str, job_id: str) -> JobLinks:
+    """Absolute links to a job, its annotated image and its original photo."""
+    base = base_url.rstrip("/")
+    return JobLinks(
+        self=f"{base}/v1/jobs/{job_id}",
+        image=f"{base}/v1/jobs/{job_id}/image",
+        original=f"{base}/v1/jobs/{job_id}/original",
+    )
+
+
+def stage_timings(record: JobRecord) -> dict[str, StageTiming]:
+    """Per-stage start, finish and duration, in pipeline order."""
+    timings: dict[str, StageTiming] = {}
+    for stage in STAGE_NAMES:
+        started, finished = record.started.get(stage), record.finished.get(stage)
+        if started is None and finished is None:
+            continue
+        seconds = round(finished - started, 4) if started is not None and finished is not None else None
+        timings[stage] = StageTiming(started_at=started, finished_at=finished, seconds=seconds)
+    return timings
+
+
+def job_error(record: JobRecord) -> ErrorBody | None:
+    """``{code, message}`` of a failed job."""
+    if record.status != JobStatus.FAILED:
+        return None
+    return ErrorBody(code=record.reason or "failed", message=record.message or "The job failed.")
+
+
+def webhook_state(record: JobRecord) -> WebhookState | None:
+    """Delivery state of the job's callback, if it has one."""
+    if not record.callback_url:
+        return None
+    return WebhookState(
+        status=record.webhook_status or "pending",
+        attempts=record.webhook_attempts,
+        last_http_status=record.webhook_last_http_status,
+    )
+
+
+def job_document(job_id: str, record: JobRecord, base_url: str, result: JobResult | None) -> JobDocument:
+    """The document ``GET /v1/jobs/{id}`` answers with (and webhooks send)."""
+    faces: list[FaceResult] | None = result.faces if result is not None else None
+    return JobDocument(
+        **document_fields(job_id, record, base_url),
+        timings=stage_timings(record),
+        faces=faces,
+        webhook=webhook_state(record),
+    )
+
+
+def document_fields(job_id: str, record: JobRecord, base_url: str) -> dict[str, Any]:
+    """The fields a job document shares with its one-line summary in ``GET /v1/jobs``."""
+    return {
+        "id": job_id,
+        "status": record.status.value,
+        "stage": record.stage,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "threshold": record.threshold,
+        "progress": progress(record),
+        "error": job_error(record),
+        "cached": record.cached,
+        "links": job_links(base_url, job_id),
+    }
+
+
+def progress(record: JobRecord) -> dict[str, int]:
+    """Faces found / judgeable / scored / annotated so far."""
+    return {name: getattr(record, name) for name in PROGRESS_FIELDS if getattr(record, name) is not None}

@@ -1,0 +1,1 @@
+"""The stuck-job sweeper: a separate deployment (one replica) that fails jobs whose stage stopped moving."""
