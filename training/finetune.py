@@ -178,8 +178,12 @@ def finetune(
     log: Log,
     resume: bool = False,
     backbone: str = "lite0",
+    stop_after: int | None = None,
 ) -> tuple[object, dict[str, object]]:
-    """Train (or continue) a run in ``run_dir``; return the network with its best validation weights."""
+    """Train (or continue) a run in ``run_dir``; return the network with its best validation weights.
+
+    ``stop_after`` ends the run after that epoch, keeping the schedule it was started with.
+    """
     import keras
     import tensorflow as tf
 
@@ -231,7 +235,8 @@ def finetune(
         tf.TensorSpec([config.batch_size], tf.float32),
     )
     sources_present = sorted(set(train_sources))
-    while state["epoch"] < config.epochs:
+    last_epoch = config.epochs if stop_after is None else min(config.epochs, stop_after)
+    while state["epoch"] < last_epoch:
         epoch = int(state["epoch"]) + 1
         images, targets = copies.get((epoch - 1) % n_copies, log)
         order = epoch_order(train_sources, targets, config.source_shares, epoch_images, config.seed * 1000 + epoch)
@@ -267,4 +272,5 @@ def finetune(
         _atomic_json(state_file, state)
     if (run_dir / BEST_WEIGHTS).is_file():
         network.load_weights(run_dir / BEST_WEIGHTS)
-    return network, {"method": "finetune", "config": asdict(config), "best": state["best"], "history": state["history"]}
+    record = {"method": "finetune", "config": asdict(config), "best": state["best"], "history": state["history"]}
+    return network, {**record, "stopped_after": state["epoch"]}

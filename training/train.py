@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: probe 1e-3, finetune 3e-4)")
     p.add_argument("--run-dir", type=Path, default=None, help="finetune: checkpoints (default .fakeweb/train-runs/<v>)")
     p.add_argument("--resume", action="store_true", help="finetune: continue the run in --run-dir")
+    p.add_argument(
+        "--stop-after-epoch", type=int, default=None, help="finetune: end the run after this epoch (same schedule)"
+    )
     p.add_argument("--sbi", choices=("on", "off", "compare"), default="on", help="self-blended fakes")
     p.add_argument(
         "--balance",
@@ -197,6 +200,7 @@ def run_finetune(
         log,
         resume=args.resume,
         backbone=args.backbone,
+        stop_after=args.stop_after_epoch,
     )
     return network, {"sbi": args.sbi != "off", **record}
 

@@ -105,7 +105,18 @@ def test_tiny_training_run_exports_a_servable_model(shared_data: Path, tmp_path:
 def test_finetune_method_trains_end_to_end(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "models"
     args = ["--device", "cpu", "--data", str(shared_data), "--out", str(out), "--backbone", "tiny"]
-    args += ["--method", "finetune", "--epochs", "1", "--batch-size", "8", "--net-size", "96"]
+    args += [
+        "--method",
+        "finetune",
+        "--epochs",
+        "2",
+        "--stop-after-epoch",
+        "1",
+        "--batch-size",
+        "8",
+        "--net-size",
+        "96",
+    ]
     args += ["--max-per-source-label", "3", "--sbi", "on", "--version", "7", "--cache-dir", str(tmp_path / "c")]
     args += ["--tta", "compare", "--with-probe", "on", "--probe-epochs", "2"]
     assert train.main(args) == 0
@@ -114,6 +125,7 @@ def test_finetune_method_trains_end_to_end(shared_data: Path, tmp_path: Path) ->
     assert card["training"]["tta"] in ("off", "flip")
     history = card["training"]["variants"][0]["history"]
     assert [r["epoch"] for r in history] == [1] and "faceswap_dfdc" in history[0]["val_auc_per_source"]
+    assert card["training"]["variants"][0]["stopped_after"] == 1
     serve = tf.saved_model.load(str(out / "fakeweb" / "7")).signatures["serving_default"]
     outputs = serve(image=tf.zeros([2, 224, 224, 3], tf.uint8))
     assert outputs["manipulated_probability"].shape == (2,)
