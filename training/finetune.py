@@ -179,10 +179,14 @@ def finetune(
     resume: bool = False,
     backbone: str = "lite0",
     stop_after: int | None = None,
+    keep: str = "last",
 ) -> tuple[object, dict[str, object]]:
     """Train (or continue) a run in ``run_dir``; return the network with its best validation weights.
 
-    ``stop_after`` ends the run after that epoch, keeping the schedule it was started with.
+    ``stop_after`` ends the run after that epoch, keeping the schedule it was started with. ``keep``:
+    ``last`` returns the weights of the last epoch trained (the end of the schedule), ``best`` those of
+    the epoch with the highest mean validation AUC over the sources (noisy where a source has few
+    validation images).
     """
     import keras
     import tensorflow as tf
@@ -270,7 +274,8 @@ def finetune(
         tmp.replace(run_dir / CHECKPOINT)
         state["epoch"] = epoch
         _atomic_json(state_file, state)
-    if (run_dir / BEST_WEIGHTS).is_file():
+    if keep == "best" and (run_dir / BEST_WEIGHTS).is_file():
         network.load_weights(run_dir / BEST_WEIGHTS)
     record = {"method": "finetune", "config": asdict(config), "best": state["best"], "history": state["history"]}
-    return network, {**record, "stopped_after": state["epoch"]}
+    kept = state["epoch"] if keep == "last" or state["best"] is None else state["best"]["epoch"]
+    return network, {**record, "stopped_after": state["epoch"], "kept": keep, "kept_epoch": kept}

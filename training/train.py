@@ -60,6 +60,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--run-dir", type=Path, default=None, help="finetune: checkpoints (default .fakeweb/train-runs/<v>)")
     p.add_argument("--resume", action="store_true", help="finetune: continue the run in --run-dir")
     p.add_argument(
+        "--keep",
+        choices=("last", "best"),
+        default="last",
+        help="finetune: the weights of the last epoch, or of the best mean per-source validation AUC",
+    )
+    p.add_argument(
         "--stop-after-epoch", type=int, default=None, help="finetune: end the run after this epoch (same schedule)"
     )
     p.add_argument("--sbi", choices=("on", "off", "compare"), default="on", help="self-blended fakes")
@@ -201,6 +207,7 @@ def run_finetune(
         resume=args.resume,
         backbone=args.backbone,
         stop_after=args.stop_after_epoch,
+        keep=args.keep,
     )
     return network, {"sbi": args.sbi != "off", **record}
 

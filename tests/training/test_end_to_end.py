@@ -125,7 +125,7 @@ def test_finetune_method_trains_end_to_end(shared_data: Path, tmp_path: Path) ->
     assert card["training"]["tta"] in ("off", "flip")
     history = card["training"]["variants"][0]["history"]
     assert [r["epoch"] for r in history] == [1] and "faceswap_dfdc" in history[0]["val_auc_per_source"]
-    assert card["training"]["variants"][0]["stopped_after"] == 1
+    assert card["training"]["variants"][0]["stopped_after"] == 1 == card["training"]["variants"][0]["kept_epoch"]
     serve = tf.saved_model.load(str(out / "fakeweb" / "7")).signatures["serving_default"]
     outputs = serve(image=tf.zeros([2, 224, 224, 3], tf.uint8))
     assert outputs["manipulated_probability"].shape == (2,)
