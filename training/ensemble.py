@@ -40,13 +40,16 @@ class LogitBlend:
 
         return {name: tf.reshape(m(x, training=training), [-1]) for name, m in self.members.items()}
 
-    def __call__(self, x, training: bool = False):  # noqa: ANN001
-        """The blended logit, [N, 1]."""
+    def combine(self, logits: dict):  # noqa: ANN201
+        """The blended logit [N, 1] from the members' logits (export calls each member once)."""
         import tensorflow as tf
 
-        logits = self.branch_logits(x, training)
         total = sum(self.blend_weights[name] * logit for name, logit in logits.items()) + self.bias
         return tf.reshape(total, [-1, 1])
+
+    def __call__(self, x, training: bool = False):  # noqa: ANN001
+        """The blended logit, [N, 1]."""
+        return self.combine(self.branch_logits(x, training))
 
 
 def face_logits(member: object, faces: list[FaceCrops], input_size: int, batch: int = 64) -> np.ndarray:

@@ -58,6 +58,7 @@ class FakeWebClassifier(tf.Module):
         self._network_call = lambda x: network(x, training=False)
         branches = getattr(network, "branch_logits", None)
         self._branches = (lambda x: branches(x, training=False)) if branches else (lambda x: {})
+        self._combine = getattr(network, "combine", None)
         self.input_size = input_size
         # Platt scaling baked into the graph: probability = sigmoid(scale * logit + bias).
         self.calibration_scale = tf.constant(float(calibration[0]), tf.float32)
@@ -67,9 +68,11 @@ class FakeWebClassifier(tf.Module):
     def serve(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """uint8 policy crops -> manipulated_probability."""
         x = input_window(image, self.input_size)
-        logits = tf.cast(tf.reshape(self._network_call(x), [-1]), tf.float32)
+        branches = self._branches(x)  # a blend's members, each run once
+        logits = self._combine(branches) if branches else self._network_call(x)
+        logits = tf.cast(tf.reshape(logits, [-1]), tf.float32)
         out = {"manipulated_probability": tf.sigmoid(self.calibration_scale * logits + self.calibration_bias)}
-        for name, branch in self._branches(x).items():  # a blend's members: uncalibrated, for inspection
+        for name, branch in branches.items():  # uncalibrated, for inspection
             out[f"{name}_probability"] = tf.sigmoid(tf.cast(branch, tf.float32))
         return out
 
