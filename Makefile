@@ -53,7 +53,8 @@ $(PRETRAINED): | venv
 
 train: venv $(PRETRAINED)
 	$(BIN)/python -m training.train --device cpu --data ../shared/data --out deploy/models \
-		--method finetune --sbi on --epochs 12 --epoch-images 8000 --tta compare --resume
+		--method finetune --sbi on --epochs 12 --epoch-images 8000 --stop-after-epoch 10 \
+		--tta compare --with-probe on --resume
 
 bench: venv system-deps
 	$(BIN)/python -m bench.run
