@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from training.probe import summarise_residual
+
 SPECTRUM_BINS = 48
 
 
@@ -48,16 +50,7 @@ def npr_features(x: tf.Tensor) -> tf.Tensor:
         image = image[:, :size, :size, :]
         down = image[:, ::2, ::2, :]
         up = tf.repeat(tf.repeat(down, 2, axis=1), 2, axis=2)
-        r = image - up
-        mean = tf.reduce_mean(r, axis=(1, 2), keepdims=True)
-        centred = r - mean
-        var = tf.reduce_mean(tf.square(centred), axis=(1, 2))
-        fourth = tf.reduce_mean(tf.square(tf.square(centred)), axis=(1, 2))
-        out += [
-            tf.sqrt(var + 1e-6),
-            tf.reduce_mean(tf.abs(r), axis=(1, 2)),
-            tf.math.log(fourth / (tf.square(var) + 1e-6) + 1e-6),
-        ]
+        out += summarise_residual(image - up)
     return tf.concat(out, axis=-1)
 
 

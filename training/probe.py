@@ -55,17 +55,23 @@ def residual_stats(x):  # noqa: ANN001, ANN201
     out = []
     for scale in (1, 2):
         image = x if scale == 1 else tf.nn.avg_pool2d(x, 2, 2, "VALID")
-        r = tf.nn.depthwise_conv2d(image, kernel, [1, 2, 2, 1], "VALID")
-        mean = tf.reduce_mean(r, axis=(1, 2), keepdims=True)
-        centred = r - mean
-        var = tf.reduce_mean(tf.square(centred), axis=(1, 2))
-        fourth = tf.reduce_mean(tf.square(tf.square(centred)), axis=(1, 2))
-        out += [
-            tf.sqrt(var + 1e-6),
-            tf.reduce_mean(tf.abs(r), axis=(1, 2)),
-            tf.math.log(fourth / (tf.square(var) + 1e-6) + 1e-6),
-        ]
+        out += summarise_residual(tf.nn.depthwise_conv2d(image, kernel, [1, 2, 2, 1], "VALID"))
     return tf.concat(out, axis=-1)
+
+
+def summarise_residual(r):  # noqa: ANN001, ANN201
+    """Per channel std, mean |r| and log kurtosis of a residual [N, H, W, C] -> three [N, C] tensors."""
+    import tensorflow as tf
+
+    mean = tf.reduce_mean(r, axis=(1, 2), keepdims=True)
+    centred = r - mean
+    var = tf.reduce_mean(tf.square(centred), axis=(1, 2))
+    fourth = tf.reduce_mean(tf.square(tf.square(centred)), axis=(1, 2))
+    return [
+        tf.sqrt(var + 1e-6),
+        tf.reduce_mean(tf.abs(r), axis=(1, 2)),
+        tf.math.log(fourth / (tf.square(var) + 1e-6) + 1e-6),
+    ]
 
 
 class ResidualStats:
