@@ -270,17 +270,23 @@ def validation_auc_per_source(
     args: argparse.Namespace, network: object, val_items: list[Item], val_faces: list[FaceCrops]
 ) -> dict[str, float | None]:
     """Validation AUC per reported group of a network (logit out)."""
+    from training.evaluate import evaluate_faces
+
+    report, _, _ = evaluate_faces(val_items, val_faces, raw_predictor(args, network), 0.5)
+    return {k: v["auc"] for k, v in report["per_source"].items()}
+
+
+def raw_predictor(args: argparse.Namespace, network: object):  # noqa: ANN201 - returns a Predict
+    """uint8 policy crops -> the network's uncalibrated probabilities in float64 (no float32 saturation)."""
     import tensorflow as tf
 
-    from training.evaluate import evaluate_faces
     from training.export import input_window
 
     def predict(crops: np.ndarray) -> np.ndarray:
         logits = network(input_window(tf.constant(crops, tf.uint8), args.input_size), training=False)
-        return tf.sigmoid(tf.reshape(logits, [-1])).numpy()
+        return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64).reshape(-1)))
 
-    report, _, _ = evaluate_faces(val_items, val_faces, predict, 0.5)
-    return {k: v["auc"] for k, v in report["per_source"].items()}
+    return predict
 
 
 def tta_of(network: object) -> str:
@@ -401,17 +407,10 @@ def finish(
 def validation_raw_scores(
     args: argparse.Namespace, network: object, val_items: list[Item], val_faces: list[FaceCrops]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and uncalibrated float64 image scores of the validation split (no float32 saturation)."""
-    import tensorflow as tf
-
+    """Labels and uncalibrated float64 image scores of the validation split."""
     from training.evaluate import evaluate_faces
-    from training.export import input_window
 
-    def raw_predict(crops: np.ndarray) -> np.ndarray:
-        logits = network(input_window(tf.constant(crops, tf.uint8), args.input_size), training=False)
-        return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64).reshape(-1)))
-
-    _, labels, scores = evaluate_faces(val_items, val_faces, raw_predict, 0.5)
+    _, labels, scores = evaluate_faces(val_items, val_faces, raw_predictor(args, network), 0.5)
     return labels, scores
 
 
@@ -430,8 +429,8 @@ def evaluate_export(
     )
     from training.metrics import expected_calibration_error, rates_at
 
-    predict, threshold = load_saved_model(version_dir)
-    threshold = 0.5
+    predict, _ = load_saved_model(version_dir)
+    threshold = 0.5  # the operating point the calibration put there (the card is written later)
     val_report, val_labels, val_scores = evaluate_faces(split["val"], faces["val"], predict, threshold)
     per_face = face_scores(faces["test"], predict)
     test_report, test_labels, test_scores = report_from_face_scores(split["test"], per_face, threshold)
