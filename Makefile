@@ -51,10 +51,15 @@ $(PRETRAINED): | venv
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r training/requirements-cpu.txt
 	$(BIN)/python -m training.convert_weights
 
+# Two stages: stage 1 is v3's network (10 epochs of a 12-epoch schedule); stage 2 continues it with
+# the social-media augmentations on a schedule of its own, then blends with the probe and exports.
+RUNS := .fakeweb/train-runs
+TRAIN := $(BIN)/python -m training.train --device cpu --data ../shared/data --out deploy/models \
+	--method finetune --sbi on --epoch-images 8000 --resume
 train: venv $(PRETRAINED)
-	$(BIN)/python -m training.train --device cpu --data ../shared/data --out deploy/models \
-		--method finetune --sbi on --epochs 12 --epoch-images 8000 --stop-after-epoch 10 \
-		--tta compare --with-probe on --resume
+	$(TRAIN) --epochs 12 --stop-after-epoch 10 --run-dir $(RUNS)/lite0-stage1 --finetune-only
+	$(TRAIN) --epochs 8 --lr 1.5e-4 --social-media on --init-from $(RUNS)/lite0-stage1 \
+		--run-dir $(RUNS)/lite0-stage2 --tta compare --with-probe on
 
 bench: venv system-deps
 	$(BIN)/python -m bench.run

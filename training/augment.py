@@ -66,9 +66,9 @@ def augment(image: np.ndarray, rng: np.random.Generator, social: bool = False) -
 
 
 def social_media(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """What apps do to real photos before anyone checks them: beauty smoothing, sharpening, a first JPEG pass
-    (the caller's JPEG makes it a double compression). Label-independent like every augmentation here, so a
-    smoothed or sharpened face is no evidence either way."""
+    """What apps do to real photos before anyone checks them: beauty smoothing, sharpening, heavy down-scaling
+    (small faces in group photos), a first JPEG pass (the caller's JPEG makes it a double compression).
+    Label-independent like every augmentation here, so a smoothed or sharpened face is no evidence either way."""
     out = np.ascontiguousarray(image)
     if rng.random() < 0.15:  # skin smoothing filters are edge-preserving blurs
         out = cv2.bilateralFilter(out, int(rng.integers(5, 10)), float(rng.uniform(20, 60)), float(rng.uniform(3, 8)))
@@ -76,6 +76,11 @@ def social_media(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         blurred = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.8, 2.0)))
         amount = float(rng.uniform(0.3, 1.0))
         out = cv2.addWeighted(out, 1.0 + amount, blurred, -amount, 0)
+    if rng.random() < 0.2:  # a small face in a group photo or a thumbnail, upscaled to the crop size
+        size = out.shape[0]
+        small = int(rng.integers(40, 97))
+        down = cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(down, (size, size), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.2:
         out = jpeg(out, int(rng.integers(60, 96)))
     return np.ascontiguousarray(out)

@@ -53,6 +53,7 @@ class FinetuneConfig:
     sbi_rate: float = 0.3
     copies: int = 0  # distinct augmented copies cycled through (0: one per epoch)
     social_media: bool = False  # training.augment.social_media on both classes
+    init_from: str = ""  # a finished run's directory name whose last checkpoint the network starts from
     seed: int = 1
     source_shares: dict[str, float] = field(default_factory=lambda: dict(SOURCE_SHARES))
 
@@ -164,6 +165,17 @@ def selection_score(per_source: dict[str, float | None], sources: list[str]) -> 
     return float(np.mean(values)) if values else 0.0
 
 
+def initial_weights(run_dir: Path) -> tuple[list[np.ndarray], int]:
+    """The weights of another run's last checkpoint and the epoch it was written after."""
+    import keras
+
+    run_dir = Path(run_dir)
+    if not (run_dir / CHECKPOINT).is_file() or not (run_dir / STATE).is_file():
+        raise SystemExit(f"--init-from: {run_dir} has no {CHECKPOINT}; train that run first")
+    epoch = int(json.loads((run_dir / STATE).read_text())["epoch"])
+    return keras.models.load_model(run_dir / CHECKPOINT).get_weights(), epoch
+
+
 def finetune(
     config: FinetuneConfig,
     run_dir: Path,
@@ -180,13 +192,15 @@ def finetune(
     backbone: str = "lite0",
     stop_after: int | None = None,
     keep: str = "last",
+    init_dir: Path | None = None,
 ) -> tuple[object, dict[str, object]]:
     """Train (or continue) a run in ``run_dir``; return the network with its best validation weights.
 
     ``stop_after`` ends the run after that epoch, keeping the schedule it was started with. ``keep``:
     ``last`` returns the weights of the last epoch trained (the end of the schedule), ``best`` those of
     the epoch with the highest mean validation AUC over the sources (noisy where a source has few
-    validation images).
+    validation images). ``init_dir`` (named by ``config.init_from``) starts a new run from another run's
+    last checkpoint, with a schedule of its own: a second stage that continues the first.
     """
     import keras
     import tensorflow as tf
@@ -210,6 +224,11 @@ def finetune(
     else:
         keras.utils.set_random_seed(config.seed)
         network = build_finetune_network(config, weights, backbone)
+        if init_dir is not None:
+            start, after = initial_weights(init_dir)
+            network.set_weights(start)
+            state["init_from"] = {"run": Path(init_dir).name, "epoch": after}
+            log(f"starting from {init_dir} after epoch {after}")
         warmup = steps
         schedule = keras.optimizers.schedules.CosineDecay(
             config.lr / 20,
@@ -277,5 +296,7 @@ def finetune(
     if keep == "best" and (run_dir / BEST_WEIGHTS).is_file():
         network.load_weights(run_dir / BEST_WEIGHTS)
     record = {"method": "finetune", "config": asdict(config), "best": state["best"], "history": state["history"]}
+    if "init_from" in state:
+        record["init_from"] = state["init_from"]
     kept = state["epoch"] if keep == "last" or state["best"] is None else state["best"]["epoch"]
     return network, {**record, "stopped_after": state["epoch"], "kept": keep, "kept_epoch": kept}

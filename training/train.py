@@ -60,6 +60,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--run-dir", type=Path, default=None, help="finetune: checkpoints (default .fakeweb/train-runs/<v>)")
     p.add_argument("--resume", action="store_true", help="finetune: continue the run in --run-dir")
     p.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="finetune: start from this finished run's last checkpoint (a second stage with its own schedule)",
+    )
+    p.add_argument(
+        "--finetune-only",
+        action="store_true",
+        help="finetune: stop after the run's checkpoints (no probe, blend or export): a first stage",
+    )
+    p.add_argument(
         "--keep",
         choices=("last", "best"),
         default="last",
@@ -183,11 +194,14 @@ def run_finetune(
         sbi_rate=args.sbi_rate if args.sbi != "off" else 0.0,
         seed=args.seed,
         social_media=args.social_media == "on",
+        init_from=args.init_from.name if args.init_from else "",
     )
     crops_digest = hashlib.sha256(train_crops.tobytes()).hexdigest()
     parts = [CROP_POLICY.name, args.input_size, config.sbi_rate, args.seed, crops_digest]
     if config.social_media:
         parts.append("social-media")
+    if config.init_from:
+        parts.append(f"init-{config.init_from}")
     key = hashlib.sha256(json.dumps(parts).encode())
     key = key.hexdigest()[:16]
     run_dir = args.run_dir or Path(args.cache_dir).parent / "train-runs" / f"finetune-{key}"
@@ -208,6 +222,7 @@ def run_finetune(
         backbone=args.backbone,
         stop_after=args.stop_after_epoch,
         keep=args.keep,
+        init_dir=args.init_from,
     )
     return network, {"sbi": args.sbi != "off", **record}
 
@@ -351,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         network, chosen = run_finetune(args, train_crops, train_targets, train_sources, landmarks, split, faces)
+        if args.finetune_only:
+            log(f"finetune-only: stopped after epoch {chosen['stopped_after']}, nothing exported")
+            return 0
         variant_records = [chosen]
         if args.tta != "off":
             network = choose_tta(args, network, split["val"], faces["val"])

@@ -118,9 +118,16 @@ def test_finetune_method_trains_end_to_end(shared_data: Path, tmp_path: Path) ->
         "96",
     ]
     args += ["--max-per-source-label", "3", "--sbi", "on", "--version", "7", "--cache-dir", str(tmp_path / "c")]
+    # a first stage stops after its checkpoints; the second starts from them with its own schedule
+    stage1 = tmp_path / "runs" / "stage1"
+    assert train.main([*args, "--run-dir", str(stage1), "--finetune-only"]) == 0
+    assert (stage1 / "last.keras").is_file() and not (out / "fakeweb" / "7").exists()
+    args += ["--init-from", str(stage1), "--run-dir", str(tmp_path / "runs" / "stage2"), "--social-media", "on"]
     args += ["--tta", "compare", "--with-probe", "on", "--probe-epochs", "2"]
     assert train.main(args) == 0
     card = json.loads((out / "fakeweb" / "7" / "model_card.json").read_text())
+    assert card["training"]["variants"][0]["init_from"] == {"run": "stage1", "epoch": 1}
+    assert card["training"]["variants"][0]["config"]["social_media"] is True
     assert card["training"]["method"] == "finetune" and card["training"]["sbi_chosen"] is True
     assert card["training"]["tta"] in ("off", "flip")
     history = card["training"]["variants"][0]["history"]
