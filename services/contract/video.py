@@ -141,8 +141,10 @@ def _boxes(data: bytes, start: int, end: int, kind: bytes) -> list[tuple[int, in
             size = end - at
         if size < header:
             break
+        if at + size > end:
+            raise ImageRejected("corrupt_video", f"The {box!r} box runs past its end: the file is truncated.")
         if box == kind:
-            found.append((at + header, min(end, at + size)))
+            found.append((at + header, at + size))
         at += size
     return found
 

@@ -30,9 +30,12 @@ from services.contract.video import sample_times, video_limits
 from services.contract.video_codec import DecodedVideo, SampledFrame
 from services.detector.faces import analyse_photo
 from services.detector.tracking import link_tracks
+from services.runtime.testhooks import sleep_if_asked
 
 log = logging.getLogger(__name__)
 CROP_WRITERS = 4
+# The test-only delay hook's name for "after a chunk of frames is stored" (services/runtime/testhooks.py).
+CHUNK_HOOK = "detect-chunk"
 
 
 class FrameFaces(BaseModel):
@@ -110,6 +113,7 @@ def _detect_in_chunks(
             store.put_json(key, stored.model_dump(mode="json"))
         done += stored.frames
         jobs.update(job_id, frames_detected=len(done))
+        sleep_if_asked(jobs.redis, CHUNK_HOOK)  # tests only: hold the task between two stored chunks
         chunk += 1
     return done
 

@@ -18,6 +18,7 @@ from tests.support.videos import (
     claims_huge_frames,
     encode_clip,
     faststart,
+    scrambled_frames,
     two_person_clip,
 )
 
@@ -128,8 +129,9 @@ def small_clip(shared_data) -> bytes:
         (lambda clip: claims_hours(clip, 10.0), 413, "video_too_long"),
         (lambda clip: audio_only_mp4(), 422, "no_video_stream"),
         (lambda clip: clip[: len(clip) // 2], 422, "corrupt_video"),  # moov at the end: cut off
+        (lambda clip: faststart(clip)[: len(clip) * 2 // 3], 422, "corrupt_video"),  # moov first, mdat cut off
     ],
-    ids=["huge-frame-header", "ten-hour-header", "audio-only", "truncated-before-moov"],
+    ids=["huge-frame-header", "ten-hour-header", "audio-only", "truncated-before-moov", "truncated-after-moov"],
 )
 def test_bad_video_headers_are_refused_at_submission(local_stack, small_clip, make, status, code):
     with httpx.Client(base_url=local_stack.gateway_url, timeout=30, headers=DEV_KEY_HEADER) as client:
@@ -141,10 +143,10 @@ def test_bad_video_headers_are_refused_at_submission(local_stack, small_clip, ma
 @pytest.mark.parametrize(
     ("make", "code"),
     [
-        (lambda clip: faststart(clip)[: len(faststart(clip)) * 2 // 3], "corrupt_video"),  # header fine, data cut
+        (scrambled_frames, "corrupt_video"),  # the header is sound, the frame data is noise
         (lambda clip: encode_clip([], 2, container="webm", codec="libvpx"), "corrupt_video"),  # zero frames
     ],
-    ids=["truncated-after-header", "zero-frames"],
+    ids=["noise-for-frames", "zero-frames"],
 )
 def test_videos_bad_past_the_header_fail_the_job_and_workers_go_on(local_stack, shared_data, small_clip, make, code):
     _, document, _ = submit_and_wait(local_stack.gateway_url, make(small_clip), upload=OPAQUE_UPLOAD)

@@ -97,3 +97,14 @@ def faststart(clip: bytes) -> bytes:
                 packet.stream = stream
                 output.mux(packet)
         return path.read_bytes()
+
+
+def scrambled_frames(clip: bytes, share: float = 0.3) -> bytes:
+    """The clip with its moov first and ``share`` of its frame data (``mdat``) replaced by noise: same length."""
+    fast = bytearray(faststart(clip))
+    data_start = fast.index(b"mdat") + 4
+    length = len(fast) - data_start
+    start = data_start + length // 5
+    noise = np.random.default_rng(1).integers(0, 256, int(length * share), dtype=np.uint8).tobytes()
+    fast[start : start + len(noise)] = noise
+    return bytes(fast)
