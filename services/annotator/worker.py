@@ -68,10 +68,8 @@ def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.nda
         raise JobFailed(exc.code, exc.message) from exc
 
 
-def annotate_clip(
-    store: ObjectStore, jobs: JobStore, job_id: str, settings: Settings, options: AnnotateOptions
-) -> tuple[int, int]:
-    """Judge a video's tracks; store the annotated clip, the poster frame and ``result.json``; (faces, frames)."""
+def annotate_clip(store: ObjectStore, jobs: JobStore, job_id: str, settings: Settings, options: AnnotateOptions) -> int:
+    """Judge a video's tracks; store the annotated clip, the poster frame and ``result.json``; the faces annotated."""
     detection = DetectionResult.model_validate_json(_read(store, faces_key(job_id), "faces"))
     data = _read(store, original_key(job_id), "original")
     video_options = VideoOptions(
@@ -86,35 +84,13 @@ def annotate_clip(
     store.put_bytes(annotated_video_key(job_id), annotation.clip, "video/mp4")
     store.put_bytes(annotated_key(job_id), encode_jpeg(annotation.poster, settings.jpeg_quality), "image/jpeg")
     store.put_json(result_key(job_id), annotation.result.model_dump(mode="json"))
-    return len(detection.faces), len(detection.video.frames) if detection.video else 0
+    return len(detection.faces)
 
 
-@app.task(name=STAGE.task, base=StageTask, bind=True)
-def annotate(self: Task, job_id: str) -> None:
-    """Judge every face, draw the annotated photo, store it with ``result.json`` and end the job."""
-    jobs = self.jobs
-    record = jobs.start_stage(job_id, STAGE.name)
-    if record is None:
-        return  # gone or already ended
-    settings = self.settings
-    store = self.store
-    options = AnnotateOptions(
-        threshold=_threshold(record.threshold, settings.threshold),
-        include_landmarks=record.include_landmarks,
-        genuine_boxes=settings.annotate_genuine_boxes,
-        unjudgeable_boxes=settings.annotate_unjudgeable_boxes,
-    )
-    if record.media == "video":
-        faces, frames = annotate_clip(store, jobs, job_id, settings, options)
-        jobs.complete(
-            job_id,
-            JobStatus.NO_FACE if faces == 0 else JobStatus.COMPLETED,
-            finished={STAGE.name: time.time()},
-            faces_annotated=faces,
-        )
-        notify_job_ended(app, jobs, job_id)
-        log.info("job %s: annotated %d faces in %d frames", job_id, faces, frames)
-        return
+def annotate_still(
+    store: ObjectStore, jobs: JobStore, job_id: str, settings: Settings, options: AnnotateOptions
+) -> int:
+    """Judge a photo's faces; store the annotated photo and ``result.json``; the faces annotated."""
     with ThreadPoolExecutor(max_workers=1) as pool:  # faces.json is read while the photo is fetched and decoded
         faces_read = pool.submit(_read, store, faces_key(job_id), "faces")
         image = load_original(store, job_id, settings)
@@ -127,7 +103,25 @@ def annotate(self: Task, job_id: str) -> None:
         result_put = pool.submit(store.put_json, result_key(job_id), annotation.result.model_dump(mode="json"))
         store.put_bytes(annotated_key(job_id), encode_jpeg(annotation.image, settings.jpeg_quality), "image/jpeg")
         result_put.result()
-    faces = len(annotation.result.faces)
+    return len(annotation.result.faces)
+
+
+@app.task(name=STAGE.task, base=StageTask, bind=True)
+def annotate(self: Task, job_id: str) -> None:
+    """Judge every face (a video: every track), draw the annotated photo (and clip), store them and end the job."""
+    jobs = self.jobs
+    record = jobs.start_stage(job_id, STAGE.name)
+    if record is None:
+        return  # gone or already ended
+    settings = self.settings
+    options = AnnotateOptions(
+        threshold=_threshold(record.threshold, settings.threshold),
+        include_landmarks=record.include_landmarks,
+        genuine_boxes=settings.annotate_genuine_boxes,
+        unjudgeable_boxes=settings.annotate_unjudgeable_boxes,
+    )
+    annotate_media = annotate_clip if record.media == "video" else annotate_still
+    faces = annotate_media(self.store, jobs, job_id, settings, options)
     status = JobStatus.NO_FACE if faces == 0 else JobStatus.COMPLETED
     jobs.complete(job_id, status, finished={STAGE.name: time.time()}, faces_annotated=faces)
     notify_job_ended(app, jobs, job_id)

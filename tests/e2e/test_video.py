@@ -92,6 +92,13 @@ def test_two_person_clip_gives_two_tracks_each_seen_in_every_frame(local_stack, 
     assert store.exists(annotated_video_key(job_id))
     assert store.exists(frame_chunk_key(job_id, 0))  # 6 frames: one chunk of 8
 
+    # The same clip again is answered from the result cache, its clip included.
+    again_id, again, _ = submit_and_wait(local_stack.gateway_url, clip, upload=OPAQUE_UPLOAD)
+    assert again["cached"] is True and again["tracks"] == document["tracks"]
+    assert _get(local_stack.gateway_url, f"/v1/jobs/{again_id}/video").content == store.get_bytes(
+        annotated_video_key(job_id)
+    )
+
 
 def test_ffpp_clip_gets_one_track_for_its_one_person(local_stack, shared_data):
     clip = (shared_data / FFPP_CLIP).read_bytes()
