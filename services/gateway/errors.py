@@ -41,15 +41,34 @@ ERROR_EXAMPLES: dict[int, tuple[str, str]] = {
 }
 
 
+# Other codes a status may carry, shown as further OpenAPI examples; these statuses also send Retry-After.
+MORE_ERROR_EXAMPLES: dict[int, tuple[tuple[str, str], ...]] = {
+    429: (
+        (
+            "too_many_jobs",
+            "This tenant has 100 jobs queued or running, the most allowed; submit more once some have ended.",
+        ),
+    ),
+    503: (("overloaded", "FakeWeb is busy (queue detect holds 1200 tasks (bound 1000)); try again shortly."),),
+}
+RETRY_AFTER_HEADER = {
+    "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI ``responses`` entries (schema and example) for the given error statuses."""
+    """OpenAPI ``responses`` entries (schema, examples, Retry-After where sent) for the given error statuses."""
     entries: dict[int | str, dict[str, object]] = {}
     for status in statuses:
         code, message = ERROR_EXAMPLES.get(status, ("error", "Something went wrong."))
-        entries[status] = {
-            "model": ErrorResponse,
-            "content": {"application/json": {"example": {"error": {"code": code, "message": message}}}},
-        }
+        media: dict[str, object] = {"example": {"error": {"code": code, "message": message}}}
+        if status in MORE_ERROR_EXAMPLES:
+            pairs = ((code, message), *MORE_ERROR_EXAMPLES[status])
+            media = {"examples": {each: {"value": {"error": {"code": each, "message": text}}} for each, text in pairs}}
+        entry: dict[str, object] = {"model": ErrorResponse, "content": {"application/json": media}}
+        if status in MORE_ERROR_EXAMPLES:
+            entry["headers"] = RETRY_AFTER_HEADER
+        entries[status] = entry
     return entries
 
 
