@@ -27,6 +27,8 @@ SCORES_KEY = "fakeweb:job:{job_id}:scores"
 CHUNKS_DONE_KEY = "fakeweb:job:{job_id}:chunks"
 JOBS_INDEX_KEY = "fakeweb:jobs"
 TENANT_JOBS_KEY = "fakeweb:tenant:{tenant}:jobs"
+# The gateway's admission control: the tenant's jobs admitted and not yet seen ended (services/gateway/admission.py).
+TENANT_ACTIVE_KEY = "fakeweb:tenant:{tenant}:active"
 # Jobs that asked for a shorter retention (``delete_after_s``), scored by when they are due for deletion.
 RETENTION_DUE_KEY = "fakeweb:retention:due"
 
@@ -251,6 +253,7 @@ class JobStore:
         pipe = self.redis.pipeline()
         if tenant:
             pipe.zrem(TENANT_JOBS_KEY.format(tenant=tenant), job_id)
+            pipe.zrem(TENANT_ACTIVE_KEY.format(tenant=tenant), job_id)
         pipe.delete(
             JOB_KEY.format(job_id=job_id), SCORES_KEY.format(job_id=job_id), CHUNKS_DONE_KEY.format(job_id=job_id)
         )

@@ -21,7 +21,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.contract.jobs import JOBS_INDEX_KEY, RETENTION_DUE_KEY, TENANT_JOBS_KEY, JobStore
 from services.contract.storage import ObjectStore, job_prefix
@@ -34,37 +34,47 @@ FORGET_PENDING_KEY = "fakeweb:forget:pending"
 DELETED_REASON = "deleted"
 
 
-def purge_job(jobs: JobStore, store: ObjectStore, job_id: str) -> int:
-    """Delete everything stored for one job (idempotent); return how many objects were removed.
+class Purged(NamedTuple):
+    """What deleting one job did."""
 
-    A job still running is failed first, so no stage starts again; objects are deleted before and
-    after the record, because a stage that was mid-write may have added one meanwhile.
+    objects: int  # objects removed
+    again: bool  # the job was running: it stays in DELETING_KEY for a second pass over its prefix
+
+
+def purge_job(jobs: JobStore, store: ObjectStore, job_id: str, between: Callable[[str], None] | None = None) -> Purged:
+    """Delete everything stored for one job (idempotent).
+
+    The Redis side goes first (the job answers 404 at once and no stage starts again), then every
+    object under the prefix. A job that was still running may have a stage mid-write: it is left
+    in :data:`DELETING_KEY`, so the sweeper deletes its prefix once more a moment later.
+    ``between`` runs after the Redis side (tests stop a sweeper there).
     """
     record = jobs.find(job_id)
-    if record is not None and not record.is_final:
+    was_open = record is not None and not record.is_final
+    if was_open:
         jobs.fail(job_id, DELETED_REASON, "The job was deleted while it ran.")
-    removed = store.delete_prefix(job_prefix(job_id))
+        jobs.redis.sadd(DELETING_KEY, job_id)
     if record is not None:
         if record.idempotency_key:
             jobs.redis.delete(record.idempotency_key)
         if record.cache_key and jobs.redis.get(record.cache_key) == job_id:
             jobs.redis.delete(record.cache_key)
     jobs.delete(job_id)
-    return removed + store.delete_prefix(job_prefix(job_id))
+    if between is not None:
+        between(job_id)
+    return Purged(store.delete_prefix(job_prefix(job_id)), was_open)
 
 
 def delete_batch(
-    jobs: JobStore, store: ObjectStore, job_ids: list[str], after_each: Callable[[str], None] | None = None
+    jobs: JobStore, store: ObjectStore, job_ids: list[str], between: Callable[[str], None] | None = None
 ) -> int:
-    """Record the batch in :data:`DELETING_KEY`, purge each job, and take each id out once it is gone."""
+    """Record the batch in :data:`DELETING_KEY`, purge each job, and take each id out once all of it is gone."""
     if not job_ids:
         return 0
     jobs.redis.sadd(DELETING_KEY, *job_ids)
     for job_id in job_ids:
-        purge_job(jobs, store, job_id)
-        jobs.redis.srem(DELETING_KEY, job_id)
-        if after_each is not None:
-            after_each(job_id)
+        if not purge_job(jobs, store, job_id, between).again:
+            jobs.redis.srem(DELETING_KEY, job_id)
     return len(job_ids)
 
 
@@ -121,7 +131,8 @@ def forget(jobs: JobStore, store: ObjectStore, request_id: str, batch_size: int,
         batch = jobs.redis.zrangebyscore(tenant_jobs, "-inf", request["requested_at"], start=0, num=batch_size)
         if not batch:
             break
-        deleted += delete_batch(jobs, store, batch, lambda _: jobs.redis.hincrby(key, "jobs_deleted", 1))
+        deleted += delete_batch(jobs, store, batch)
+        jobs.redis.hincrby(key, "jobs_deleted", len(batch))
     pipe = jobs.redis.pipeline()
     pipe.hset(key, mapping={"status": "done", "finished_at": repr(time.time())})
     pipe.expire(key, keep_status_s)

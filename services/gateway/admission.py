@@ -26,12 +26,12 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from services.contract.jobs import JobStore
+from services.contract.jobs import TENANT_ACTIVE_KEY, JobStore
 from services.contract.pipeline import PIPELINE
 from services.contract.settings import Settings
 from services.gateway.errors import ApiError
 
-ACTIVE_JOBS_KEY = "fakeweb:tenant:{tenant}:active"
+ACTIVE_JOBS_KEY = TENANT_ACTIVE_KEY
 RESERVATION_GRACE_S = 300.0
 LOAD_CACHE_S = 1.0
 STAGE_QUEUES = tuple(spec.queue for spec in PIPELINE)

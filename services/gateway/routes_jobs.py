@@ -226,9 +226,9 @@ def get_original(resources: ResourcesDep, job: OwnedJobDep) -> Response:
     response_class=Response,
 )
 def delete_job(resources: ResourcesDep, job: OwnedJobDep) -> Response:
-    """Stop the job if it is still running, delete every object under `jobs/{id}/`, then the record and its keys."""
+    """Stop the job if it is still running, delete its record and keys, then every object under `jobs/{id}/`."""
     try:
-        removed = purge_job(resources.jobs, resources.store, job.id)
+        removed = purge_job(resources.jobs, resources.store, job.id).objects
     except StorageUnavailable as exc:
         raise unavailable("Object storage") from exc
     except redis.RedisError as exc:

@@ -24,7 +24,7 @@ from services.runtime.testhooks import sleep_if_asked
 
 log = logging.getLogger("fakeweb.sweeper.retention")
 
-POLL_S = 1.0
+POLL_S = 1.0  # also how soon the prefix of a job deleted while it ran is deleted once more
 TEST_HOOK_STAGE = "retention"  # tests hold the sweeper between two deletions of a batch with this hook
 
 
