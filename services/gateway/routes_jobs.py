@@ -96,7 +96,7 @@ def _base_url(request: Request, resources: Resources) -> str:
             "description": "Accepted; poll the `Location`. A repeated `Idempotency-Key` answers the same job.",
             "headers": {"Location": {"description": "URL of the job.", "schema": {"type": "string"}}},
         },
-        **error_responses(400, 409, 413, 415, 422, *COMMON_ERRORS),
+        **error_responses(400, 409, 413, 415, 422, *COMMON_ERRORS, admission=True),
     },
 )
 async def submit_job(

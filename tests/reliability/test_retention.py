@@ -86,16 +86,15 @@ def with_every_object(settings, job_id: str) -> None:
 
 def mentions(client: redis.Redis, job_id: str) -> list[str]:
     """Every Redis key whose name, members or string value names the job."""
+    named_by = {
+        "string": lambda key: job_id in (client.get(key) or ""),
+        "zset": lambda key: client.zscore(key, job_id) is not None,
+        "set": lambda key: bool(client.sismember(key, job_id)),
+    }
     found = []
     for key in client.scan_iter(count=1000):
-        kind = client.type(key)
-        if job_id in key:
-            found.append(key)
-        elif kind == "string" and job_id in (client.get(key) or ""):
-            found.append(key)
-        elif kind == "zset" and client.zscore(key, job_id) is not None:
-            found.append(key)
-        elif kind == "set" and client.sismember(key, job_id):
+        holds = named_by.get(client.type(key))
+        if job_id in key or (holds is not None and holds(key)):
             found.append(key)
     return found
 
