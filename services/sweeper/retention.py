@@ -19,7 +19,7 @@ import redis
 from services.contract.jobs import JobStore
 from services.contract.retention import delete_batch, expired, forget, pending_forgets, unfinished
 from services.contract.settings import Settings
-from services.contract.storage import ObjectStore, StorageUnavailable
+from services.contract.storage import ObjectStore, StorageUnavailable, lifecycle_days
 from services.runtime.testhooks import sleep_if_asked
 
 log = logging.getLogger("fakeweb.sweeper.retention")
@@ -67,6 +67,16 @@ def run_forgets(jobs: JobStore, store: ObjectStore, batch_size: int, keep_status
     return sum(forget(jobs, store, request_id, batch_size, keep_status_s) for request_id in pending_forgets(jobs))
 
 
+def ensure_lifecycle_rule(store: ObjectStore, retention_s: int) -> None:
+    """The storage's own guard: a lifecycle rule expiring ``jobs/`` a day after the retention (logged if refused)."""
+    days = lifecycle_days(retention_s)
+    try:
+        if store.expire_jobs_after(days):
+            log.info("retention: S3 lifecycle rule set: jobs/ objects expire after %d days", days)
+    except Exception as exc:  # noqa: BLE001 - a store without lifecycle support leaves the sweeper as the guard
+        log.warning("retention: S3 lifecycle rule not set (%s); the sweeper is the only guard", exc)
+
+
 def run(settings: Settings, stop: threading.Event) -> None:
     """Loop until ``stop``: forget-me requests and left-over batches every second, expiry every scan interval."""
     jobs = JobStore.from_url(settings.redis_url, service="sweeper")
@@ -76,6 +86,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
         settings.retention_s,
         settings.retention_scan_interval_s,
     )
+    ensure_lifecycle_rule(store, settings.retention_s)
     next_scan = 0.0
     while not stop.is_set():
         try:

@@ -19,10 +19,19 @@ from pathlib import Path
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from minio.commonconfig import ENABLED, Filter
+from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 from services.contract.jobs import JOB_KEY, JOBS_INDEX_KEY, JobStore
 from services.contract.retention import DELETING_KEY, FORGET_PENDING_KEY
-from services.contract.storage import ObjectStore, crop_key, faces_key, job_prefix
+from services.contract.storage import (
+    JOBS_LIFECYCLE_RULE_ID,
+    ObjectStore,
+    crop_key,
+    faces_key,
+    job_prefix,
+    lifecycle_days,
+)
 from services.gateway.app import create_app
 from services.runtime.testhooks import TEST_HOOKS_ENV, set_stage_delay
 from services.sweeper.retention import TEST_HOOK_STAGE, sweep_expired
@@ -55,6 +64,7 @@ def settings(backends):
     store.ensure_bucket()
     client.flushdb()
     store.delete_prefix("jobs/")
+    store.client.delete_bucket_lifecycle(store.bucket)
     yield settings
     client.flushdb()
     store.delete_prefix("jobs/")
@@ -266,3 +276,24 @@ def test_forget_me_removes_every_job_of_one_tenant_and_none_of_another(settings,
     assert len(bucket_keys(settings, theirs[0])) == 6
     assert all(jobs.exists(job_id) for job_id in theirs)
     assert jobs.redis.exists(JOB_KEY.format(job_id=theirs[1]))
+    # The sweeper process also put the storage's own guard on the bucket (SeaweedFS accepts lifecycle rules).
+    rules = ObjectStore(settings).client.get_bucket_lifecycle(settings.s3_bucket).rules
+    assert [(rule.rule_id, rule.expiration.days) for rule in rules] == [(JOBS_LIFECYCLE_RULE_ID, 2)]
+
+
+def test_the_bucket_gets_a_lifecycle_rule_a_day_past_the_retention_and_keeps_other_rules(settings):
+    store = ObjectStore(settings)
+    other = Rule(ENABLED, rule_filter=Filter(prefix="tmp/"), rule_id="operator-tmp", expiration=Expiration(days=1))
+    store.client.set_bucket_lifecycle(store.bucket, LifecycleConfig([other]))
+
+    assert lifecycle_days(RETENTION_S) == 2 and lifecycle_days(7 * 86_400) == 8
+    assert store.expire_jobs_after(lifecycle_days(RETENTION_S)) is True
+    assert store.expire_jobs_after(lifecycle_days(RETENTION_S)) is False  # already there: unchanged
+
+    rules = {rule.rule_id: rule for rule in store.client.get_bucket_lifecycle(store.bucket).rules}
+    assert set(rules) == {"operator-tmp", JOBS_LIFECYCLE_RULE_ID}
+    assert (rules[JOBS_LIFECYCLE_RULE_ID].rule_filter.prefix, rules[JOBS_LIFECYCLE_RULE_ID].expiration.days) == (
+        "jobs/",
+        2,
+    )
+    store.client.delete_bucket_lifecycle(store.bucket)
