@@ -11,7 +11,6 @@ and the queues must drain afterwards. The figures are printed (run with ``-s``) 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
@@ -27,8 +26,9 @@ from services.contract.pipeline import PIPELINE
 from tests.reliability.stackops import (
     FINAL,
     WORKER_PROGRAMS,
+    WORKER_RSS_BOUND_KB,
+    RssSampler,
     check_one_result_per_face,
-    rss_kb,
     start_stack,
     wait_final,
 )
@@ -41,8 +41,6 @@ TENANTS = {"flood-a": "flood-a-key-0123456789", "flood-b": "flood-b-key-01234567
 MAX_ACTIVE_PER_TENANT = 6
 MAX_QUEUE_DEPTH = 8
 REDIS_MEMORY_BOUND_BYTES = 256 * 1024 * 1024
-# A worker holding TensorFlow and MediaPipe measured ~760 MB (platform facts); twice that is a leak.
-WORKER_RSS_BOUND_KB = 1_500_000
 STAGE_QUEUES = tuple(spec.queue for spec in PIPELINE)
 
 
@@ -62,30 +60,20 @@ def flood_stack(tmp_path_factory):
         started.stack.stop()
 
 
-class Sampler(threading.Thread):
-    """Every half second: the deepest stage queue, Redis used_memory and each worker's RSS; keeps the peaks."""
+class Sampler(RssSampler):
+    """Besides each worker's RSS: the deepest each stage queue got and Redis used_memory; keeps the peaks."""
 
     def __init__(self, stack, pids: dict[str, int]) -> None:
-        super().__init__(daemon=True)
+        super().__init__(pids)
         self.stack = stack
-        self.pids = pids
         self.peak_queue = dict.fromkeys(STAGE_QUEUES, 0)
         self.peak_redis_bytes = 0
-        self.peak_rss_kb = dict.fromkeys(pids, 0)
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.sample()
-            self.stop.wait(0.5)
 
     def sample(self) -> None:
+        super().sample()
         for queue in STAGE_QUEUES:
             self.peak_queue[queue] = max(self.peak_queue[queue], self.stack.redis.llen(queue))
         self.peak_redis_bytes = max(self.peak_redis_bytes, int(self.stack.redis.info("memory")["used_memory"]))
-        for program, pid in self.pids.items():
-            with contextlib.suppress(OSError, AssertionError):
-                self.peak_rss_kb[program] = max(self.peak_rss_kb[program], rss_kb(pid))
 
 
 def tenant_client(stack, key: str) -> httpx.Client:
@@ -172,7 +160,7 @@ def test_a_flood_is_refused_with_retry_after_and_every_accepted_job_ends_once(fl
         "seconds_until_drained": round(drained_s, 1),
         "peak_queue_depth": sampler.peak_queue,
         "peak_redis_mb": round(sampler.peak_redis_bytes / 2**20, 1),
-        "peak_worker_rss_mb": {k: round(v / 1024) for k, v in sampler.peak_rss_kb.items()},
+        "peak_worker_rss_mb": {k: round(v / 1024) for k, v in sampler.peak_kb.items()},
         "bounds": {
             "max_active_jobs_per_tenant": MAX_ACTIVE_PER_TENANT,
             "max_queue_depth": MAX_QUEUE_DEPTH,
@@ -204,5 +192,5 @@ def test_a_flood_is_refused_with_retry_after_and_every_accepted_job_ends_once(fl
     assert sum(sampler.peak_queue.values()) <= len(TENANTS) * MAX_ACTIVE_PER_TENANT, summary
     assert sampler.peak_redis_bytes < REDIS_MEMORY_BOUND_BYTES, summary
     for program in WORKER_PROGRAMS:
-        assert 0 < sampler.peak_rss_kb[program] < WORKER_RSS_BOUND_KB, summary
+        assert 0 < sampler.peak_kb[program] < WORKER_RSS_BOUND_KB, summary
     assert {program: stack.pid(program) for program in pids} == pids, "a worker restarted during the flood"
