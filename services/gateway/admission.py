@@ -36,10 +36,9 @@ RESERVATION_GRACE_S = 300.0
 LOAD_CACHE_S = 1.0
 STAGE_QUEUES = tuple(spec.queue for spec in PIPELINE)
 
-# KEYS: the tenant's active set. ARGV: cap (0: none), score, job id. Returns 1 if reserved.
+# KEYS: the tenant's active set. ARGV: cap, score, job id. Returns 1 if reserved.
 _RESERVE_LUA = """
-local cap = tonumber(ARGV[1])
-if cap > 0 and redis.call('ZCARD', KEYS[1]) >= cap then return 0 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 return 1
 """
@@ -128,9 +127,10 @@ class Admission:
                     503, "overloaded", f"FakeWeb is busy ({load.overloaded_by}); try again shortly.", retry_after
                 )
             cap = self.settings.max_active_jobs_per_tenant
+            if cap <= 0:
+                return  # no cap: nothing to reserve
             key = ACTIVE_JOBS_KEY.format(tenant=tenant)
-            if cap > 0:
-                self._drop_settled(key)
+            self._drop_settled(key)
             reserved = self._reserve(keys=[key], args=[cap, repr(time.time()), job_id])
         except redis.RedisError as exc:
             raise ApiError(
@@ -150,12 +150,6 @@ class Admission:
         # On a Redis error the reservation stays; having no record, it is dropped after the grace period.
         with contextlib.suppress(redis.RedisError):
             self.jobs.redis.zrem(ACTIVE_JOBS_KEY.format(tenant=tenant), job_id)
-
-    def active(self, tenant: str) -> int:
-        """Jobs of ``tenant`` queued or running (after dropping the settled ones)."""
-        key = ACTIVE_JOBS_KEY.format(tenant=tenant)
-        self._drop_settled(key)
-        return int(self.jobs.redis.zcard(key))
 
     def _drop_settled(self, key: str) -> None:
         entries = self.jobs.redis.zrange(key, 0, -1, withscores=True)

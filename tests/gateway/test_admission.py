@@ -78,6 +78,13 @@ def test_a_refused_submission_gives_its_place_back(backends, own_redis):
         assert submit(api, jpeg_bytes(seed=320)).status_code == 202
 
 
+def test_with_no_cap_nothing_is_reserved(backends, own_redis):
+    url, client = own_redis
+    with gateway(backends, url, max_active_jobs_per_tenant=0) as api:
+        assert all(submit(api, jpeg_bytes(seed=325 + i)).status_code == 202 for i in range(3))
+    assert not client.exists("fakeweb:tenant:alpha:active")
+
+
 def test_a_deep_stage_queue_gets_503_overloaded_before_anything_is_stored_and_readyz_shows_it(backends, own_redis):
     url, client = own_redis
     with gateway(backends, url, max_queue_depth=2) as api:
