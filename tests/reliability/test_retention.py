@@ -297,3 +297,19 @@ def test_the_bucket_gets_a_lifecycle_rule_a_day_past_the_retention_and_keeps_oth
         2,
     )
     store.client.delete_bucket_lifecycle(store.bucket)
+
+
+def test_the_running_sweeper_deletes_a_job_within_a_scan_interval_of_its_expiry(settings, api, tmp_path):
+    jobs = JobStore.from_url(settings.redis_url)
+    short = submit(api, 40, delete_after_s=2)
+    kept = submit(api, 41)
+    with_every_object(settings, short)
+    log_path = tmp_path / "sweeper.log"
+    sweeper = SweeperProcess(settings, log_path)  # scans every second (FAKEWEB_RETENTION_SCAN_INTERVAL_S=1)
+    try:
+        # The issue allows a minute or two; the sweeper scans every second here, so 30 s is plenty of slack.
+        wait_until(lambda: api.get(f"/v1/jobs/{short}", headers=ALPHA).status_code == 404, 30, "not deleted", log_path)
+    finally:
+        sweeper.stop()
+    assert bucket_keys(settings, short) == [] and mentions(jobs.redis, short) == []
+    assert api.get(f"/v1/jobs/{kept}", headers=ALPHA).status_code == 200
