@@ -8,7 +8,7 @@
   no record yet is kept for :data:`RESERVATION_GRACE_S`, the time a submission may take).
 - Per service: when any stage's queue holds more than ``max_queue_depth`` tasks, or Redis uses at
   least ``max_redis_memory_ratio`` of its ``maxmemory``, every new job gets ``503 overloaded``.
-  The figures are read at most once a second per gateway process.
+  The figures are read at most four times a second per gateway process.
 
 Both answers carry ``Retry-After``. Jobs already accepted are never touched: they always finish.
 """
@@ -33,7 +33,7 @@ from services.gateway.errors import ApiError
 
 ACTIVE_JOBS_KEY = TENANT_ACTIVE_KEY
 RESERVATION_GRACE_S = 300.0
-LOAD_CACHE_S = 1.0
+LOAD_CACHE_S = 0.25
 STAGE_QUEUES = tuple(spec.queue for spec in PIPELINE)
 
 # KEYS: the tenant's active set. ARGV: cap, score, job id. Returns 1 if reserved.

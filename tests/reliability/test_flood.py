@@ -188,7 +188,7 @@ def test_a_flood_is_refused_with_retry_after_and_every_accepted_job_ends_once(fl
     assert prefixes_after - prefixes_before == set(ids)
     # The queues drained, memory stayed bounded, no worker restarted.
     assert not any(stack.redis.llen(queue) for queue in STAGE_QUEUES) and not stack.redis.hlen("unacked"), summary
-    # The queue bound is read at most once a second, so it may be overshot briefly; the tenant caps are exact.
+    # The queue bound is read at most 4 times a second, so it may be overshot briefly; the tenant caps are exact.
     assert sum(sampler.peak_queue.values()) <= len(TENANTS) * MAX_ACTIVE_PER_TENANT, summary
     assert sampler.peak_redis_bytes < REDIS_MEMORY_BOUND_BYTES, summary
     for program in WORKER_PROGRAMS:
