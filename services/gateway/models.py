@@ -29,6 +29,12 @@ class SubmissionOptions(BaseModel):
     )
     callback_url: str | None = Field(None, max_length=2048, description="Receives the job document when it ends.")
     include_landmarks: bool = Field(False, description="Keep mesh landmarks in the result.")
+    delete_after_s: int | None = Field(
+        None,
+        gt=0,
+        description="Delete the job and its photos this many seconds after submission; "
+        "at most the service's retention (longer asks are shortened to it).",
+    )
 
     def record_fields(self, default_threshold: float) -> dict[str, Any]:
         """The options as job record fields: the default threshold unless one was asked, unset ones left out."""
@@ -116,6 +122,21 @@ class JobSummary(BaseModel):
     links: JobLinks
 
 
+# One ended job as the list shows it; the job document's example adds its faces and timings.
+JOB_SUMMARY_EXAMPLE = {
+    "id": JOB_ID_EXAMPLE,
+    "status": "completed",
+    "stage": None,
+    "created_at": 1790000000.0,
+    "updated_at": 1790000002.5,
+    "threshold": 0.5,
+    "progress": {"faces_total": 2, "faces_judgeable": 1, "faces_scored": 1, "faces_annotated": 2},
+    "error": None,
+    "cached": False,
+    "links": LINKS_EXAMPLE,
+}
+
+
 class JobList(BaseModel):
     """A page of the caller's jobs, newest first."""
 
@@ -123,20 +144,7 @@ class JobList(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "jobs": [
-                        {
-                            "id": JOB_ID_EXAMPLE,
-                            "status": "completed",
-                            "stage": None,
-                            "created_at": 1790000000.0,
-                            "updated_at": 1790000002.5,
-                            "threshold": 0.5,
-                            "progress": {"faces_total": 3, "faces_scored": 3, "faces_annotated": 3},
-                            "error": None,
-                            "cached": False,
-                            "links": LINKS_EXAMPLE,
-                        }
-                    ],
+                    "jobs": [JOB_SUMMARY_EXAMPLE],
                     "next_cursor": "MTc5MDAwMDAwMC4wOjNmOWM",
                 }
             ]

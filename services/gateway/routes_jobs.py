@@ -14,13 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 from services.contract.documents import job_document, job_links
 from services.contract.imaging import ACCEPTED_FORMATS, sniff_format
 from services.contract.record import JobRecord, JobStatus
+from services.contract.retention import purge_job
 from services.contract.schemas import JobDocument, JobResult
 from services.contract.storage import (
     ObjectNotFound,
     StorageUnavailable,
     annotated_key,
     annotated_video_key,
-    job_prefix,
     original_key,
     result_key,
 )
@@ -29,7 +29,7 @@ from services.gateway.deps import CallerDep, OwnedJobDep, ResourcesDep
 from services.gateway.documents import job_summary
 from services.gateway.errors import ApiError, error_responses
 from services.gateway.intake import SUBMIT_REQUEST_BODY, read_submission
-from services.gateway.models import JOB_ID_EXAMPLE, LINKS_EXAMPLE, JobList, SubmitAccepted
+from services.gateway.models import JOB_SUMMARY_EXAMPLE, JobList, SubmitAccepted
 from services.gateway.resources import Resources
 from services.gateway.submit import submit, unavailable
 
@@ -39,15 +39,8 @@ log = logging.getLogger("fakeweb.gateway.jobs")
 COMMON_ERRORS = (401, 429, 503)
 
 JOB_DOCUMENT_EXAMPLE = {
-    "id": JOB_ID_EXAMPLE,
-    "status": "completed",
-    "stage": None,
-    "created_at": 1790000000.0,
-    "updated_at": 1790000002.5,
-    "threshold": 0.5,
-    "progress": {"faces_total": 2, "faces_judgeable": 1, "faces_scored": 1, "faces_annotated": 2},
+    **JOB_SUMMARY_EXAMPLE,
     "timings": {"detect": {"started_at": 1790000000.1, "finished_at": 1790000000.6, "seconds": 0.5}},
-    "error": None,
     "faces": [
         {
             "index": 0,
@@ -74,8 +67,6 @@ JOB_DOCUMENT_EXAMPLE = {
             "landmarks": None,
         },
     ],
-    "links": LINKS_EXAMPLE,
-    "cached": False,
     "webhook": None,
 }
 
@@ -98,7 +89,7 @@ def _base_url(request: Request, resources: Resources) -> str:
             "description": "Accepted; poll the `Location`. A repeated `Idempotency-Key` answers the same job.",
             "headers": {"Location": {"description": "URL of the job.", "schema": {"type": "string"}}},
         },
-        **error_responses(400, 409, 413, 415, 422, *COMMON_ERRORS),
+        **error_responses(400, 409, 413, 415, 422, *COMMON_ERRORS, admission=True),
     },
 )
 async def submit_job(
@@ -243,19 +234,9 @@ def get_original(resources: ResourcesDep, job: OwnedJobDep) -> Response:
     response_class=Response,
 )
 def delete_job(resources: ResourcesDep, job: OwnedJobDep) -> Response:
-    """Stop the job if it is still running, delete every object under `jobs/{id}/` and then the record."""
-    job_id, record = job.id, job.record
+    """Stop the job if it is still running, delete its record and keys, then every object under `jobs/{id}/`."""
     try:
-        if not record.is_final:
-            resources.jobs.fail(job_id, "deleted", "The job was deleted while it ran.")
-        removed = resources.store.delete_prefix(job_prefix(job_id))
-        if record.idempotency_key:
-            resources.jobs.redis.delete(record.idempotency_key)
-        if record.cache_key and resources.jobs.redis.get(record.cache_key) == job_id:
-            resources.jobs.redis.delete(record.cache_key)
-        resources.jobs.delete(job_id)
-        # A stage that was mid-write when the job was stopped may have added an object since.
-        removed += resources.store.delete_prefix(job_prefix(job_id))
+        removed = purge_job(resources.jobs, resources.store, job.id).objects
     except StorageUnavailable as exc:
         raise unavailable("Object storage") from exc
     except redis.RedisError as exc:
