@@ -1,4 +1,5 @@
-"""Video jobs under the faults photo jobs survive: a detector killed mid-clip, an annotator killed mid-encode."""
+"""Video jobs under the faults photo jobs survive: a detector killed mid-clip, an annotator killed holding its
+task, S3 down and Redis restarted between two chunks of frames."""
 
 from __future__ import annotations
 
@@ -64,6 +65,29 @@ def test_detector_killed_between_chunks_redoes_only_the_unfinished_chunk(stack, 
     # The redelivered task read chunk 0 back instead of detecting its frames again.
     assert _stored_at(stack, frame_chunk_key(job_id, 0)) == first_chunk_at
     assert stack.store.exists(frame_chunk_key(job_id, 2))
+
+
+@pytest.mark.parametrize("program", ["s3", "redis"])
+def test_storage_or_redis_down_between_chunks_is_retried_and_keeps_the_stored_chunk(stack, shared_data, program):
+    clip = two_person_clip(shared_data, seconds=SECONDS, fps=4)  # other bytes than the clips above
+    set_stage_delay(stack.redis, CHUNK_HOOK, 60)
+    try:
+        with stack.client() as client:
+            job_id = submit(client, clip, name="clip.mp4")
+            _wait_for(lambda: stack.store.exists(frame_chunk_key(job_id, 0)))
+            first_chunk_at = _stored_at(stack, frame_chunk_key(job_id, 0))
+            stack.stack.ctl("stop", program)
+            if program == "s3":
+                set_stage_delay(stack.redis, CHUNK_HOOK, 0)  # the next chunk meets S3 down
+            time.sleep(3)
+            stack.stack.ctl("start", program)
+            stack.wait_ready(120)
+            set_stage_delay(stack.redis, CHUNK_HOOK, 0)
+            document = wait_final(client, job_id, timeout_s=VISIBILITY_TIMEOUT_S + 150)
+    finally:
+        set_stage_delay(stack.redis, CHUNK_HOOK, 0)
+    _check_two_tracks(document)
+    assert _stored_at(stack, frame_chunk_key(job_id, 0)) == first_chunk_at
 
 
 def test_annotator_killed_while_holding_a_video_job_gets_it_redelivered(stack, clip):
