@@ -92,7 +92,8 @@ def test_a_stage_that_hands_no_chunks_to_a_per_chunk_stage_is_a_programming_erro
 def test_celery_routes_and_queues_come_from_the_declaration():
     app = make_celery("test", UNREACHABLE)
     assert app.conf.task_create_missing_queues is False
-    assert set(app.amqp.queues) == set(pipeline.queue_names()) == {"provenance", "detect", "classify", "annotate", "webhook"}
+    declared = {"provenance", "detect", "classify", "annotate", "webhook"}
+    assert set(app.amqp.queues) == set(pipeline.queue_names()) == declared
     for spec in (*PIPELINE, *pipeline.CONSUMERS):
         assert app.amqp.router.route({}, spec.task)["queue"].name == spec.queue
         queue = app.amqp.queues[spec.queue]
