@@ -1,7 +1,7 @@
 """Content Credentials through the real local stack: files the tests sign themselves, read by the provenance worker.
 
-The stack's trust anchors file (FAKEWEB_PROVENANCE_TRUST_ANCHORS) starts empty; the module writes its own
-test authority into it, and the worker re-reads it for every job.
+The stack's trust anchors file (FAKEWEB_PROVENANCE_TRUST_ANCHORS) starts missing; the module adds its own
+test authority to it, and the worker re-reads it for every job.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def authority(local_stack) -> TestAuthority:
     """A test CA on the stack's trust list."""
     ca = TestAuthority()
-    local_stack.settings.provenance_trust_anchors.write_text(ca.pem)
+    ca.trust_in(local_stack.settings.provenance_trust_anchors)
     return ca
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import c2pa
@@ -74,6 +75,11 @@ class TestAuthority:
     def pem(self) -> str:
         """The root certificate, PEM: what a trust anchors file holds."""
         return _pem(self.certificate).decode()
+
+    def trust_in(self, anchors_file: Path) -> None:
+        """Add this root to a trust anchors PEM bundle (the provenance worker re-reads it for every job)."""
+        with anchors_file.open("a") as bundle:
+            bundle.write(self.pem)
 
     def signer(self, common_name: str) -> TestSigner:
         """A leaf signing certificate (e-mail protection EKU, as C2PA accepts) issued by this authority."""

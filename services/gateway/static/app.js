@@ -373,7 +373,7 @@
       badge.textContent = BADGE_TEXT[provenance.badge] || "";
       badge.dataset.badge = provenance.badge || "";
       const panel = $(".credentials", this.el);
-      panel.dataset.status = provenance.status;
+      panel.dataset.provenance = provenance.status;
       $(".cred-status", panel).textContent = `${provenance.status}: ${PROVENANCE_TEXT[provenance.status] || ""}`;
       const rows = [
         ["Written by", provenance.claim_generator],
