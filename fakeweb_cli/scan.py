@@ -353,7 +353,7 @@ def print_faces(console: Console, items: list[ScanItem]) -> None:
     for item in items:
         line = credentials_line(item.document or {})
         if line:
-            console.print(f"{_display_name(item)}: {line}", markup=False, highlight=False)
+            console.print(f"{_display_name(item)}: {line}", markup=False, highlight=False, soft_wrap=True)
     for item in items:
         if item.output is not None:
             console.print(f"[green]✓[/] {_display_name(item)} → {item.output}")
