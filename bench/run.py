@@ -326,11 +326,27 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
             inprocess["throughput_photos_per_s"], baseline["throughput_photos_per_s"]
         ),
     }
+    # The same throughput ratios against the in-process loop measured alone (before the stack phase and
+    # after the baseline phase): a slow paired run inflates every ratio above, these show it.
+    alone = inprocess_alone_throughput(inprocess)
+    if alone is not None:
+        out["inprocess_alone_throughput"] = round(alone, 3)
+        out["stack_vs_inprocess_alone_throughput"] = _ratio(stack["throughput_photos_per_s"], alone)
+        out["stack_scaled_vs_inprocess_alone_throughput"] = _ratio(
+            scenarios["stack_scaled"]["throughput_photos_per_s"], alone
+        )
     out["stack_overhead_breakdown_ms"] = overhead_breakdown(pairs["inprocess"], pairs["stack"])
     out["stack_overhead_p50_ms_unpaired_c1_run"] = (
         round(c1["p50_ms"] - inprocess["p50_ms"], 1) if c1 and c1["p50_ms"] is not None else None
     )
     return out
+
+
+def inprocess_alone_throughput(inprocess: dict[str, Any]) -> float | None:
+    """Photos per second of the in-process loop run alone: 1000 / the mean of its two alone p50s (ms)."""
+    p50s = [inprocess.get(k) for k in ("p50_ms_before_stack_phase", "p50_ms_after_baseline_phase")]
+    p50s = [v for v in p50s if v]
+    return 1000.0 / (sum(p50s) / len(p50s)) if p50s else None
 
 
 def overhead_breakdown(inprocess: dict[str, Any], stack_c1: dict[str, Any] | None) -> dict[str, float] | None:

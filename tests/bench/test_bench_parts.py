@@ -8,7 +8,7 @@ import numpy as np
 
 from bench.clients import stage_split
 from bench.load import Sample, closed_loop
-from bench.run import targets
+from bench.run import inprocess_alone_throughput, targets
 from bench.workload import unique_copy
 from services.contract.imaging import decode_rgb, encode_jpeg
 
@@ -86,3 +86,9 @@ def test_targets_say_which_are_met():
     assert result["stack_vs_inprocess_throughput"]["met"] is True
     assert result["stack_vs_baseline_throughput"]["met"] is False
     assert result["stack_overhead_p50_ms"]["met"] is None
+
+
+def test_alone_throughput_is_the_mean_of_the_two_alone_p50s():
+    assert inprocess_alone_throughput({"p50_ms_before_stack_phase": 400.0, "p50_ms_after_baseline_phase": 600.0}) == 2.0
+    assert inprocess_alone_throughput({"p50_ms_before_stack_phase": 250.0}) == 4.0
+    assert inprocess_alone_throughput({"p50_ms": 300.0}) is None
