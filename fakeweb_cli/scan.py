@@ -21,7 +21,12 @@ from fakeweb_cli.client import FINAL_STATUSES, ApiError, FakewebClient, add_conn
 
 OUTPUT_SUFFIX = ".fakeweb.jpg"
 VIDEO_SUFFIX = ".fakeweb.mp4"
-STAGE_LABELS = {"detect": "finding faces", "classify": "scoring faces", "annotate": "drawing result"}
+STAGE_LABELS = {
+    "provenance": "reading credentials",
+    "detect": "finding faces",
+    "classify": "scoring faces",
+    "annotate": "drawing result",
+}
 REASON_TEXT = {
     "too_small": "too small",
     "too_blurry": "too blurry",
@@ -198,6 +203,8 @@ def stage_fraction(document: dict[str, Any]) -> float:
     stage = document.get("stage")
     if status != "running" or stage is None:
         return 0.02
+    if stage == "provenance":
+        return 0.06
     if stage == "detect":
         frames, detected = progress.get("frames_total"), progress.get("frames_detected") or 0
         return 0.05 + 0.28 * (detected / frames) if frames else 0.1
@@ -393,6 +400,10 @@ def print_faces(console: Console, items: list[ScanItem]) -> None:
             name = ""
     console.print(table)
     for item in items:
+        line = credentials_line(item.document or {})
+        if line:
+            console.print(f"{_display_name(item)}: {line}", markup=False, highlight=False, soft_wrap=True)
+    for item in items:
         if item.output is not None:
             console.print(f"[green]✓[/] {_display_name(item)} → {item.output}")
         if item.video_output is not None:
@@ -414,6 +425,26 @@ def track_row(name: str, track: dict[str, Any], threshold: float) -> list[str | 
         "; ".join(note for note in (seen, reason) if note),
         f"{model['name']} v{model['version']}" if model else "",
     ]
+
+
+def credentials_line(document: dict[str, Any]) -> str | None:
+    """One line on the photo's Content Credentials (status, writer, signer, source type) and any disagreement."""
+    provenance = document.get("provenance")
+    if not provenance or document.get("status") == "failed":
+        return None
+    parts = [f"credentials {provenance.get('status', 'pending')}"]
+    for label, key in (("written by", "claim_generator"), ("signed by", "signer")):
+        if provenance.get(key):
+            parts.append(f"{label} {provenance[key]}")
+    if provenance.get("digital_source_type"):
+        parts.append(f"source type {provenance['digital_source_type']} ({provenance.get('digital_source_type_from')})")
+    if provenance.get("badge"):
+        parts.append(f"declares {provenance['badge']}")
+    line = ", ".join(parts)
+    summary = document.get("summary") or ""
+    if "Disagreement:" in summary:
+        line += " | " + summary[summary.index("Disagreement:") :]
+    return line
 
 
 def _display_name(item: ScanItem) -> str:

@@ -69,7 +69,7 @@ class StackHandle:
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    """The whole stack (Redis, SeaweedFS, serving, three workers, gateway) on free ports.
+    """The whole stack (Redis, SeaweedFS, serving, four workers, gateway) on free ports.
 
     Serving loads a tiny deterministic model (tests/support/tiny_model.py) as version 1.
     """
@@ -78,7 +78,11 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandl
     data_dir = tmp_path_factory.mktemp("stack")
     model_base = data_dir / "models"
     export_tiny_model(model_base / "fakeweb" / "1")
-    settings = make_test_settings(data_dir, model_base_path=model_base, model_config_poll_s=1.0)
+    # The provenance worker re-reads this PEM file for every job: tests write their own CA into it.
+    anchors = data_dir / "c2pa-trust-anchors.pem"
+    settings = make_test_settings(
+        data_dir, model_base_path=model_base, model_config_poll_s=1.0, provenance_trust_anchors=anchors
+    )
     env = settings_env(settings)
     stack = LocalStack(env=env, data_dir=data_dir)
     try:

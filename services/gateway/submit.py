@@ -48,6 +48,7 @@ log = logging.getLogger("fakeweb.gateway.submit")
 
 IDEMPOTENCY_KEY = "fakeweb:idem:{tenant}:{digest}"
 CLAIM_TTL_S = 120
+# The provenance too: the same bytes carry the same credentials (read against the trust list of that day).
 PROGRESS_COPIED = (
     "faces_total",
     "faces_judgeable",
@@ -56,6 +57,7 @@ PROGRESS_COPIED = (
     "chunks_total",
     "frames_total",
     "frames_detected",
+    "provenance",
 )
 
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.support.credentials import TestAuthority, created, manifest
 from tests.support.photos import GROUP_MEMBERS, group_photo
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +48,8 @@ def test_scan_two_photos_writes_annotated_images_and_prints_every_face(cli, phot
     # One table row per face, each naming the model that scored it.
     assert result.stdout.count("fakeweb v1") == len(GROUP_MEMBERS) + 1
     assert re.search(r"\b(manipulated|genuine)\b", result.stdout)
+    # One line per photo on its Content Credentials (neither file has any).
+    assert "group.jpg: credentials none" in result.stdout and "portrait.jpg: credentials none" in result.stdout
 
 
 def test_scan_json_is_parseable_honours_threshold_and_writes_next_to_the_photo(cli, photos, tmp_path):
@@ -162,3 +165,20 @@ def test_scan_a_video_saves_the_poster_and_the_clip_and_lists_each_person(cli, s
     table = cli("scan", clip)  # answered from the result cache: same rows
     assert table.returncode == 0, table.stderr
     assert table.stdout.count("person, 4 frames") == 2
+
+
+def test_scan_prints_a_line_on_the_content_credentials_and_their_disagreement(cli, local_stack, shared_data, tmp_path):
+    authority = TestAuthority(name="CLI Test Root")
+    authority.trust_in(local_stack.settings.provenance_trust_anchors)
+    camera = authority.signer("CLI Test Camera")
+    photo = tmp_path / "signed.jpg"
+    photo.write_bytes(
+        camera.sign(group_photo(shared_data, tag="cli-credentials"), manifest("Cam", created("digitalCapture")))
+    )
+
+    result = cli("scan", photo, "--threshold", "0")
+
+    assert result.returncode == 0, result.stderr
+    line = next(text for text in result.stdout.splitlines() if text.startswith("signed.jpg: credentials"))
+    assert "credentials valid, written by Cam 1.0, signed by CLI Test Camera, source type digitalCapture (c2pa)" in line
+    assert "Disagreement:" in line and "scored manipulated" in line
