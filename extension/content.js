@@ -168,6 +168,7 @@
     });
     layer.append(badge);
     byImage.set(img, { id, url, badge, result: null });
+    img.dataset.fakewebBadge = String(id);
     byId.set(id, img);
     show(img, { state: "checking" });
     const cached = await send({ type: "lookup", id, url });
@@ -328,6 +329,7 @@
     for (const img of document.images) {
       delete img.dataset.fakewebState;
       delete img.dataset.fakewebJob;
+      delete img.dataset.fakewebBadge;
     }
     byImage.clear();
     byId.clear();

@@ -13,14 +13,13 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 import websocket
 
 from deploy.local.build_extension import build_unpacked, extension_origin
-from tests.web.conftest import CHROMIUM_FLAGS, browser_binaries
+from tests.web.conftest import CHROMIUM_FLAGS, artifacts, browser, browser_binaries
 
 
 class DevTools:
@@ -159,9 +158,5 @@ def extension_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exte
         driver.quit()
 
 
-@pytest.fixture(scope="session")
-def extension_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "extension"
-
-
-__all__ = ["DevTools", "ExtensionBrowser", "extension_origin"]
+# The page test's fixtures: a plain headless Chromium (the selection unit tests) and the screenshot folder.
+__all__ = ["DevTools", "ExtensionBrowser", "artifacts", "browser", "extension_origin"]

@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 
 from tests.gateway.httpserver import LocalServer, Reply, local_server
-from tests.web.conftest import browser  # noqa: F401 - the page test's headless Chromium
 
 SELECTION = (Path(__file__).resolve().parents[2] / "extension" / "selection.js").read_text()
 
@@ -60,7 +59,7 @@ def site() -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def page(browser, site):  # noqa: F811 - the imported fixture
+def page(browser, site):
     browser.set_window_size(1280, 900)
     browser.get(site.url("/"))
     browser.execute_script(SELECTION)
