@@ -90,8 +90,12 @@ const isFinal = (result) => result.state !== "checking" && result.state !== "wai
 
 // ---------------------------------------------------------------- local cache
 
-// "url:<gateway> <threshold> <url>" and "sha:<gateway> <threshold> <sha256>" -> a finished verdict.
-const cacheKey = (kind, config, what) => `${kind}:${config.gatewayUrl} ${config.threshold} ${what}`;
+// "url:<gateway> <key's hash> <threshold> <url>" and "sha:... <sha256>" -> a finished verdict. The
+// key is part of it: a verdict (and the job it links to) belongs to the tenant that asked for it.
+async function cacheKey(kind, config, what) {
+  const tenant = (await sha256(new TextEncoder().encode(config.apiKey))).slice(0, 16);
+  return `${kind}:${config.gatewayUrl} ${tenant} ${config.threshold} ${what}`;
+}
 async function cached(key) {
   return (await chrome.storage.session.get(key))[key] || null;
 }
@@ -242,7 +246,7 @@ async function run(item) {
     result = { state: "error", code: error.code || "error", message: error.message };
     if (error.status === 401) failQueued(result);
   }
-  await remember([cacheKey("sha", config, item.sha), cacheKey("url", config, item.url)], result);
+  await remember([await cacheKey("sha", config, item.sha), await cacheKey("url", config, item.url)], result);
   await record(item.tabId, item.id, result);
 }
 
@@ -317,9 +321,9 @@ async function submit(tabId, message) {
     ({ bytes, mime } = fetched);
   }
   const sha = await sha256(bytes);
-  const known = await cached(cacheKey("sha", config, sha));
+  const known = await cached(await cacheKey("sha", config, sha));
   if (known) {
-    await remember([cacheKey("url", config, message.url)], known);
+    await remember([await cacheKey("url", config, message.url)], known);
     await record(tabId, message.id, known);
     return { result: known };
   }
@@ -364,7 +368,7 @@ const handlers = {
     return { enabled: state.enabled };
   },
   async lookup(message, sender) {
-    const result = await cached(cacheKey("url", await settings(), message.url));
+    const result = await cached(await cacheKey("url", await settings(), message.url));
     if (result) await record(sender.tab.id, message.id, result);
     return { result };
   },

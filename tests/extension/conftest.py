@@ -118,7 +118,8 @@ class ExtensionBrowser:
         self.devtools.call("Extensions.triggerAction", {"id": self.extension_id, "targetId": tab})
         popup = self.devtools.wait_target("page", self.page("popup.html"))["targetId"]
         deadline = time.monotonic() + 10
-        while not self.devtools.evaluate(popup, "document.getElementById('summary').textContent !== ''"):
+        shown = "((document.getElementById('summary') || {}).textContent || '') !== ''"
+        while not self.devtools.evaluate(popup, shown):
             assert time.monotonic() < deadline, "the popup never showed the tab's state"
             time.sleep(0.1)
         return popup

@@ -298,15 +298,18 @@ def test_a_wrong_key_is_shown_on_the_picture_and_in_the_popup(extension_browser,
         """const img = document.createElement('img'); img.id = 'fresh'; img.src = '/img/later-2.jpg'; img.width = 280;
         document.getElementById('feed').append(img);"""
     )
-    wait_for(driver, lambda d: image_states(d)["fresh"]["state"] == "error", timeout=60)
-    words = [b["text"] for b in badges(driver).values() if b["state"] == "error"]
-    assert words and all("Wrong API key" in text for text in words), words
-    assert refusal.json()["error"]["message"] in words[0]
+    pictures = ("press", "gan", "ffhq", "landscape", "fresh")
     wait_for(
         driver,
-        lambda d: "Wrong API key" in ext.devtools.evaluate(popup, "document.getElementById('error').textContent"),
-        timeout=10,
+        lambda d: all(image_states(d)[name]["state"] == "error" for name in pictures),
+        timeout=60,
+        message=f"not every picture shows the refusal: {image_states(driver)}",
     )
+    words = [badge["text"] for badge in badges(driver).values()]
+    assert len(words) == len(pictures) and all(text.startswith("Wrong API key") for text in words), words
+    assert refusal.json()["error"]["message"] in words[0]
+    error_line = "document.getElementById('error').textContent"
+    wait_for(driver, lambda d: "Wrong API key" in ext.devtools.evaluate(popup, error_line), timeout=10)
     assert toolbar_badge(ext) == "!"
 
 
