@@ -5,7 +5,7 @@
 
 const DEFAULTS = { gatewayUrl: "http://127.0.0.1:8000", apiKey: "", threshold: 0.5, autoSites: [] };
 const MAX_IN_FLIGHT = 3; // jobs submitted or being followed at once
-const MAX_RETRIES = 6; // 429/503 answers before a picture's badge turns into an error
+const MAX_RETRIES = 12; // 429/503 answers for one picture before its badge turns into an error
 const DEFAULT_RETRY_S = 5;
 const JOB_TIMEOUT_MS = 180_000;
 const SCRIPTS = ["palette.js", "selection.js", "content.js"];
@@ -123,6 +123,8 @@ class GatewayError extends Error {
 
 // A call to the configured gateway: the API key goes there and nowhere else.
 async function gateway(config, path, options = {}) {
+  // A 429/503's Retry-After holds every call, the polls of jobs already submitted included.
+  for (let wait = pausedUntil - Date.now(); wait > 0; wait = pausedUntil - Date.now()) await sleep(wait);
   let response;
   try {
     response = await fetch(`${config.gatewayUrl}${path}`, {

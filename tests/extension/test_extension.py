@@ -8,6 +8,10 @@ The toolbar button is clicked through DevTools (``Extensions.triggerAction``), a
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from deploy.local.build_extension import extension_origin
+from deploy.local.stack import free_port
 from tests.gateway.httpserver import LocalServer, Reply, local_server
 from tests.web.conftest import stack_api_key
 from tests.web.test_page import full_page_png
@@ -322,3 +327,84 @@ def test_the_gateway_answers_the_extension_origin_only(local_stack):
     assert "x-api-key" in allowed.headers["access-control-allow-headers"].lower()
     other = httpx.options(f"{gateway}/v1/jobs", headers={"Origin": "https://evil.example", **preflight})
     assert "access-control-allow-origin" not in other.headers
+
+
+@pytest.fixture
+def slow_gateway(local_stack, tmp_path) -> Iterator[tuple[str, Path]]:
+    """A second gateway process on the stack's Redis and S3 whose key may make 1 request per 2 s (burst 4)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        **local_stack.settings_env,
+        "FAKEWEB_GATEWAY_PORT": str(port),
+        "FAKEWEB_RATE_LIMIT_PER_S": "0.5",
+        "FAKEWEB_RATE_LIMIT_BURST": "4",
+        "FAKEWEB_LOG_FORMAT": "json",
+    }
+    log = tmp_path / "slow-gateway.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "deploy/local/launch.py", "gateway"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.3)
+        yield url, log
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def logged_requests(log: Path) -> list[tuple[float, int]]:
+    """(time, status) of every /v1 request the gateway logged."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{") and '"route": "/v1' in line:
+            entry = json.loads(line)
+            found.append((float(entry["ts"]), int(entry["status"])))
+    return found
+
+
+def test_rate_limited_pictures_wait_for_retry_after_and_then_get_their_verdicts(
+    extension_browser, local_stack, site, slow_gateway
+):
+    ext, driver = extension_browser, extension_browser.driver
+    url, log = slow_gateway
+    key = stack_api_key(local_stack.settings)
+    set_options(ext, url, key, threshold=0.5)
+    driver.get(site.url("/"))
+    driver.execute_script(
+        """window.__states = [];
+        new MutationObserver((records) => {
+          for (const r of records) window.__states.push(r.target.dataset.fakewebState);
+        }).observe(document.body, {subtree: true, attributes: true, attributeFilter: ['data-fakeweb-state']});"""
+    )
+    switch_on(ext)
+    checked = ("press", "gan", "ffhq", "landscape")
+    wait_for(
+        driver,
+        lambda d: all(image_states(d)[name]["state"] in FINAL for name in checked),
+        timeout=240,
+        message=f"not every picture got a verdict: {image_states(driver)}",
+    )
+    states = image_states(driver)
+    assert all(states[name]["state"] != "error" for name in checked), states
+    assert "waiting" in driver.execute_script("return window.__states"), "no picture was ever told to wait"
+
+    requests = logged_requests(log)
+    refusals = [at for at, status in requests if status == 429]
+    assert refusals, "the gateway never rate limited the extension (the test's limits are too loose)"
+    # After each 429 (Retry-After: 2) the extension holds every call: none arrives in the second that
+    # follows, beyond those already on the wire when the answer came.
+    for refused_at in refusals:
+        early = [at for at, _ in requests if refused_at + 0.5 < at < refused_at + 1.5]
+        assert not early, f"requests {early} came within Retry-After of the 429 at {refused_at}"
+    assert len(refusals) <= 3 * len(checked), f"{len(refusals)} refusals for {len(checked)} pictures"
