@@ -31,7 +31,9 @@ def test_a_configured_origin_gets_preflights_errors_and_the_retry_header(backend
         stranger = client.options("/v1/jobs", headers={"Origin": "https://evil.example", **PREFLIGHT})
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == EXTENSION
-    assert {"x-api-key", "idempotency-key"} <= set(preflight.headers["access-control-allow-headers"].lower().split(", "))
+    assert {"x-api-key", "idempotency-key"} <= set(
+        preflight.headers["access-control-allow-headers"].lower().split(", ")
+    )
     # A refusal is readable by the extension, so it can say "wrong key" instead of "unreachable".
     assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == EXTENSION
     assert "retry-after" in refused.headers["access-control-expose-headers"].lower()
