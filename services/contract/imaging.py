@@ -14,20 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from services.runtime.errors import CodedError
+
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 # Our own pixel limit is checked explicitly; Pillow's bomb guard would only duplicate it.
 Image.MAX_IMAGE_PIXELS = None
 
 
-class ImageRejected(Exception):
-    """The bytes are not an image FakeWeb accepts. ``code`` is stable, ``status`` is the HTTP status."""
-
-    def __init__(self, code: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class ImageRejected(CodedError):
+    """The bytes are not an image FakeWeb accepts."""
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,21 @@ class JobSummary(BaseModel):
     links: JobLinks
 
 
+# One ended job as the list shows it; the job document's example adds its faces and timings.
+JOB_SUMMARY_EXAMPLE = {
+    "id": JOB_ID_EXAMPLE,
+    "status": "completed",
+    "stage": None,
+    "created_at": 1790000000.0,
+    "updated_at": 1790000002.5,
+    "threshold": 0.5,
+    "progress": {"faces_total": 2, "faces_judgeable": 1, "faces_scored": 1, "faces_annotated": 2},
+    "error": None,
+    "cached": False,
+    "links": LINKS_EXAMPLE,
+}
+
+
 class JobList(BaseModel):
     """A page of the caller's jobs, newest first."""
 
@@ -122,20 +137,7 @@ class JobList(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "jobs": [
-                        {
-                            "id": JOB_ID_EXAMPLE,
-                            "status": "completed",
-                            "stage": None,
-                            "created_at": 1790000000.0,
-                            "updated_at": 1790000002.5,
-                            "threshold": 0.5,
-                            "progress": {"faces_total": 3, "faces_scored": 3, "faces_annotated": 3},
-                            "error": None,
-                            "cached": False,
-                            "links": LINKS_EXAMPLE,
-                        }
-                    ],
+                    "jobs": [JOB_SUMMARY_EXAMPLE],
                     "next_cursor": "MTc5MDAwMDAwMC4wOjNmOWM",
                 }
             ]

@@ -27,7 +27,7 @@ from services.gateway.deps import CallerDep, OwnedJobDep, ResourcesDep
 from services.gateway.documents import job_summary
 from services.gateway.errors import ApiError, error_responses
 from services.gateway.intake import SUBMIT_REQUEST_BODY, read_submission
-from services.gateway.models import JOB_ID_EXAMPLE, LINKS_EXAMPLE, JobList, SubmitAccepted
+from services.gateway.models import JOB_SUMMARY_EXAMPLE, JobList, SubmitAccepted
 from services.gateway.resources import Resources
 from services.gateway.submit import submit, unavailable
 
@@ -37,15 +37,8 @@ log = logging.getLogger("fakeweb.gateway.jobs")
 COMMON_ERRORS = (401, 429, 503)
 
 JOB_DOCUMENT_EXAMPLE = {
-    "id": JOB_ID_EXAMPLE,
-    "status": "completed",
-    "stage": None,
-    "created_at": 1790000000.0,
-    "updated_at": 1790000002.5,
-    "threshold": 0.5,
-    "progress": {"faces_total": 2, "faces_judgeable": 1, "faces_scored": 1, "faces_annotated": 2},
+    **JOB_SUMMARY_EXAMPLE,
     "timings": {"detect": {"started_at": 1790000000.1, "finished_at": 1790000000.6, "seconds": 0.5}},
-    "error": None,
     "faces": [
         {
             "index": 0,
@@ -72,8 +65,6 @@ JOB_DOCUMENT_EXAMPLE = {
             "landmarks": None,
         },
     ],
-    "links": LINKS_EXAMPLE,
-    "cached": False,
     "webhook": None,
 }
 

@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 
 import urllib3
 
+from services.runtime.errors import CodedError
 from services.runtime.netguard import AddressPolicy, Target, UrlRefused, target_for
 
 USER_AGENT = "FakeWeb/0.1 (+https://github.com/fakeweb)"
@@ -21,14 +22,11 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
 
 
-class FetchFailed(Exception):
-    """The remote exchange failed. ``code``/``status`` are what the API answers; ``retryable`` for webhooks."""
+class FetchFailed(CodedError):
+    """The remote exchange failed; ``retryable`` tells the webhook worker whether to try again."""
 
     def __init__(self, code: str, message: str, status: int = 422, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(code, message, status)
         self.retryable = retryable
 
 

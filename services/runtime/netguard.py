@@ -12,6 +12,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+from services.runtime.errors import CodedError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -26,13 +28,8 @@ SPECIAL_NETWORKS = (ipaddress.ip_network("192.0.0.0/24"),)
 NAT64_NETWORKS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 
-class UrlRefused(Exception):
-    """The URL may not be fetched. ``code`` is stable; ``message`` never contains resolved addresses."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class UrlRefused(CodedError):
+    """The URL may not be fetched (422); ``message`` never contains resolved addresses."""
 
 
 @dataclass(frozen=True)
