@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 from selenium.webdriver.common.by import By
@@ -75,14 +76,17 @@ def site(shared_data) -> Iterator[LocalServer]:
     later = shared_data / "wild_press_photos" / "real" / "img20.jpg"
     with Image.open(ffhq) as img:
         ffhq_webp = encoded(img.convert("RGB"), "WEBP")
-    noise = Image.effect_noise((360, 240), 60).convert("RGB")
+    # No face: a sky-to-field gradient (small as a PNG, so it fits under the 413 test's limit).
+    rows = np.linspace(0, 1, 240)[:, None, None]
+    sky, field = np.array([110, 170, 235]), np.array([60, 140, 50])
+    landscape = Image.fromarray(np.repeat((sky * (1 - rows) + field * rows).astype(np.uint8), 360, axis=1))
     images = {
         "/img/press.jpg": jpeg(press, tag=tag),
         "/img/gan-small.jpg": jpeg(gan, 160, tag=tag),
         "/img/gan-large.jpg": jpeg(gan, tag=tag),
         "/img/ffhq.webp": ffhq_webp,
         "/img/ffhq-fallback.jpg": jpeg(ffhq, 128, tag=tag),
-        "/img/landscape.png": encoded(noise, "PNG"),
+        "/img/landscape.png": encoded(landscape, "PNG"),
         "/img/icon.png": encoded(Image.new("RGB", (24, 24), (200, 40, 40)), "PNG"),
         "/img/later.jpg": jpeg(later, tag=tag),
         "/img/later-2.jpg": jpeg(later, tag=tag + "-2"),
@@ -330,37 +334,42 @@ def test_the_gateway_answers_the_extension_origin_only(local_stack):
 
 
 @pytest.fixture
-def slow_gateway(local_stack, tmp_path) -> Iterator[tuple[str, Path]]:
-    """A second gateway process on the stack's Redis and S3 whose key may make 1 request per 2 s (burst 4)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        **local_stack.settings_env,
-        "FAKEWEB_GATEWAY_PORT": str(port),
-        "FAKEWEB_RATE_LIMIT_PER_S": "0.5",
-        "FAKEWEB_RATE_LIMIT_BURST": "4",
-        "FAKEWEB_LOG_FORMAT": "json",
-    }
-    log = tmp_path / "slow-gateway.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "deploy/local/launch.py", "gateway"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
+def second_gateway(local_stack, tmp_path) -> Iterator[object]:
+    """Start more gateway processes on the stack's Redis and S3 with other settings: ``start(**env)`` -> (url, log)."""
+    processes = []
+
+    def start(**overrides: str) -> tuple[str, Path]:
+        port = free_port()
+        env = {
+            **os.environ,
+            **local_stack.settings_env,
+            "FAKEWEB_GATEWAY_PORT": str(port),
+            "FAKEWEB_LOG_FORMAT": "json",
+        }
+        env.update({f"FAKEWEB_{name.upper()}": value for name, value in overrides.items()})
+        log = tmp_path / f"gateway-{port}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "deploy/local/launch.py", "gateway"], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
             try:
                 if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
+                    return url, log
             except httpx.HTTPError:
                 pass
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.3)
-        yield url, log
+
+    try:
+        yield start
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
 
 
 def logged_requests(log: Path) -> list[tuple[float, int]]:
@@ -374,10 +383,10 @@ def logged_requests(log: Path) -> list[tuple[float, int]]:
 
 
 def test_rate_limited_pictures_wait_for_retry_after_and_then_get_their_verdicts(
-    extension_browser, local_stack, site, slow_gateway
+    extension_browser, local_stack, site, second_gateway
 ):
     ext, driver = extension_browser, extension_browser.driver
-    url, log = slow_gateway
+    url, log = second_gateway(rate_limit_per_s="0.5", rate_limit_burst="4")  # 1 request per 2 s after 4
     key = stack_api_key(local_stack.settings)
     set_options(ext, url, key, threshold=0.5)
     driver.get(site.url("/"))
@@ -402,9 +411,40 @@ def test_rate_limited_pictures_wait_for_retry_after_and_then_get_their_verdicts(
     requests = logged_requests(log)
     refusals = [at for at, status in requests if status == 429]
     assert refusals, "the gateway never rate limited the extension (the test's limits are too loose)"
-    # After each 429 (Retry-After: 2) the extension holds every call: none arrives in the second that
-    # follows, beyond those already on the wire when the answer came.
+    # After each 429 (Retry-After: 1 or 2 here, the bucket's wait rounded up) the extension holds every
+    # call: none arrives in the second that follows, beyond those already on the wire when it came.
     for refused_at in refusals:
-        early = [at for at, _ in requests if refused_at + 0.5 < at < refused_at + 1.5]
+        early = [at for at, _ in requests if refused_at + 0.3 < at < refused_at + 0.95]
         assert not early, f"requests {early} came within Retry-After of the 429 at {refused_at}"
     assert len(refusals) <= 3 * len(checked), f"{len(refusals)} refusals for {len(checked)} pictures"
+
+
+def test_a_picture_over_the_upload_limit_and_an_unreachable_gateway_are_named(
+    extension_browser, local_stack, site, second_gateway
+):
+    ext, driver = extension_browser, extension_browser.driver
+    key = stack_api_key(local_stack.settings)
+    small = len(site.images["/img/landscape.png"]) + 1
+    assert len(site.images["/img/press.jpg"]) > small
+    url, _ = second_gateway(max_upload_bytes=str(small))
+    refused = httpx.post(
+        f"{url}/v1/jobs", headers={"X-API-Key": key}, files={"image": ("p.jpg", site.images["/img/press.jpg"])}
+    )
+    assert refused.status_code == 413, refused.text
+    set_options(ext, url, key, threshold=0.5)
+    driver.get(site.url("/"))
+    switch_on(ext)
+    wait_for(driver, lambda d: image_states(d)["press"]["state"] == "error", timeout=60)
+    text = badge_on(driver, "press").text
+    assert text.startswith("Too large for the gateway") and refused.json()["error"]["message"] in text, text
+    wait_for(driver, lambda d: image_states(d)["landscape"]["state"] == "no_face", timeout=60)  # under the limit
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    set_options(ext, closed, key, threshold=0.5)
+    driver.find_element(By.ID, "test").click()
+    wait_for(driver, lambda d: "Cannot reach the FakeWeb gateway" in d.find_element(By.ID, "status").text)
+    driver.get(site.url("/"))
+    switch_on(ext)
+    wait_for(driver, lambda d: image_states(d)["gan"]["state"] == "error", timeout=60)
+    text = badge_on(driver, "gan").text
+    assert text.startswith(f"Cannot reach the FakeWeb gateway at {closed}") and extension_origin() in text, text
