@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ STAGE_LABELS = {"detect": "finding faces", "classify": "scoring faces", "annotat
 REASON_TEXT = {"too_small": "too small", "too_blurry": "too blurry", "cut_off": "cut off"}
 # Transient answers worth waiting out while polling (not the caller's fault).
 RETRYABLE_STATUSES = frozenset({0, 429, 502, 503, 504})
+# Refusals of a submission that stored nothing (rate limit, job cap, overload): safe to send again.
+SUBMIT_RETRY_STATUSES = frozenset({429, 503})
+DEFAULT_RETRY_AFTER_S = 2.0
 
 
 @dataclass
@@ -116,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
     with FakewebClient(connection_from(args)) as client:
         for item in items:
-            submit(client, item, args.threshold)
+            submit(client, item, args.threshold, wait_s=args.timeout, console=err)
         if not args.no_wait:
             follow(client, [item for item in items if item.job_id], err, args.timeout)
             save_outputs(client, items, args.output_dir)
@@ -138,24 +142,44 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(item.ok for item in items) else 1
 
 
-def submit(client: FakewebClient, item: ScanItem, threshold: float | None) -> None:
-    """Submit one photo; record the job id or the refusal."""
-    try:
-        if item.path is not None:
-            if not item.path.is_file():
-                item.error = ApiError(0, "not_found", f"{item.path} is not a file.")
-                return
-            accepted = client.submit_photo(item.path, threshold=threshold)
-        else:
-            accepted = client.submit_url(item.url or "", threshold=threshold)
-    except ApiError as exc:
-        item.error = exc
+def submit(
+    client: FakewebClient,
+    item: ScanItem,
+    threshold: float | None,
+    wait_s: float = 0.0,
+    console: Console | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Submit one photo; record the job id or the refusal.
+
+    A 429 or 503 (the tenant's job cap, an overloaded service, the rate limit) stored nothing, so
+    the submission is sent again after the answer's ``Retry-After``, for up to ``wait_s`` seconds.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if item.path is not None:
+                if not item.path.is_file():
+                    item.error = ApiError(0, "not_found", f"{item.path} is not a file.")
+                    return
+                accepted = client.submit_photo(item.path, threshold=threshold)
+            else:
+                accepted = client.submit_url(item.url or "", threshold=threshold)
+        except ApiError as exc:
+            pause = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER_S
+            if exc.status in SUBMIT_RETRY_STATUSES and time.monotonic() + pause <= deadline:
+                if console is not None:
+                    console.print(f"[yellow]…[/] {item.source}: {exc.message} Trying again in {pause:g} s.")
+                sleep(pause)
+                continue
+            item.error = exc
+            return
+        except OSError as exc:
+            item.error = ApiError(0, "unreadable", f"Cannot read {item.path}: {exc.strerror or exc}")
+            return
+        item.job_id = accepted["id"]
+        item.document = None
         return
-    except OSError as exc:
-        item.error = ApiError(0, "unreadable", f"Cannot read {item.path}: {exc.strerror or exc}")
-        return
-    item.job_id = accepted["id"]
-    item.document = None
 
 
 def stage_fraction(document: dict[str, Any]) -> float:

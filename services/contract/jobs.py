@@ -27,6 +27,10 @@ SCORES_KEY = "fakeweb:job:{job_id}:scores"
 CHUNKS_DONE_KEY = "fakeweb:job:{job_id}:chunks"
 JOBS_INDEX_KEY = "fakeweb:jobs"
 TENANT_JOBS_KEY = "fakeweb:tenant:{tenant}:jobs"
+# The gateway's admission control: the tenant's jobs admitted and not yet seen ended (services/gateway/admission.py).
+TENANT_ACTIVE_KEY = "fakeweb:tenant:{tenant}:active"
+# Jobs that asked for a shorter retention (``delete_after_s``), scored by when they are due for deletion.
+RETENTION_DUE_KEY = "fakeweb:retention:due"
 
 # Lua: true when the job hash KEYS[1] is gone or ended (``status`` is read into ``status``).
 _GONE_OR_ENDED = "(not status) or " + " or ".join(f"status == '{final.value}'" for final in sorted(FINAL_STATUSES))
@@ -121,6 +125,8 @@ class JobStore:
         pipe.hset(JOB_KEY.format(job_id=job_id), mapping=_pairs(self._moved(record, now)))
         pipe.zadd(JOBS_INDEX_KEY, {job_id: now})
         pipe.zadd(TENANT_JOBS_KEY.format(tenant=tenant), {job_id: now})
+        if record.delete_after_s:
+            pipe.zadd(RETENTION_DUE_KEY, {job_id: now + record.delete_after_s})
         pipe.execute()
 
     def list_for_tenant(self, tenant: str, limit: int, before: tuple[float, str] | None = None) -> list[str]:
@@ -247,10 +253,12 @@ class JobStore:
         pipe = self.redis.pipeline()
         if tenant:
             pipe.zrem(TENANT_JOBS_KEY.format(tenant=tenant), job_id)
+            pipe.zrem(TENANT_ACTIVE_KEY.format(tenant=tenant), job_id)
         pipe.delete(
             JOB_KEY.format(job_id=job_id), SCORES_KEY.format(job_id=job_id), CHUNKS_DONE_KEY.format(job_id=job_id)
         )
         pipe.zrem(JOBS_INDEX_KEY, job_id)
+        pipe.zrem(RETENTION_DUE_KEY, job_id)
         pipe.execute()
 
 

@@ -74,6 +74,9 @@ class JobRecord(BaseModel):
     height: int | None = _field(None, "gateway (header), detector (decoded)", "Photo height in pixels.")
     callback_url: str = _field("", "gateway", "Webhook URL, if any.")
     idempotency_key: str = _field("", "gateway", "Redis key of the Idempotency-Key claim (deleted with the job).")
+    delete_after_s: int | None = _field(
+        None, "gateway", "Asked retention (s after submission), at most `FAKEWEB_RETENTION_S`; unset: that setting."
+    )
     # Result cache.
     model_spec: str = _field("", "gateway", "How the job was routed to a model (`fakeweb@stable`); empty: no cache.")
     cache_scope: str = _field("", "gateway", "Who may reuse the result (`tenant-<t>` or `shared`).")

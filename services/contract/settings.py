@@ -93,6 +93,40 @@ class Settings(BaseSettings):
         "keep it above the visibility timeout.",
     )
 
+    retention_s: int = Field(
+        7 * 86_400,
+        gt=0,
+        description="A job, its photos, crops and results are deleted this long after submission "
+        "(a submission's `delete_after_s` may only shorten it).",
+    )
+    retention_scan_interval_s: float = Field(
+        30.0, gt=0, description="How often the sweeper looks for jobs past their retention (and deletes them)."
+    )
+    retention_batch_size: int = Field(
+        100,
+        gt=0,
+        description="Jobs the sweeper deletes per batch (each batch is recorded first, so a restart ends it).",
+    )
+    max_active_jobs_per_tenant: int = Field(
+        100,
+        ge=0,
+        description="Jobs a tenant may have queued or running at once (`429 too_many_jobs` above); 0: no cap.",
+    )
+    max_queue_depth: int = Field(
+        1000,
+        ge=0,
+        description="Tasks waiting in any stage's queue above which new jobs get `503 overloaded`; 0: no bound.",
+    )
+    max_redis_memory_ratio: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Share of Redis `maxmemory` in use at which new jobs get `503 overloaded` (when maxmemory is set).",
+    )
+    overload_retry_after_s: int = Field(
+        5, gt=0, description="`Retry-After` seconds of `429 too_many_jobs` and `503 overloaded` answers."
+    )
+
     gateway_host: str = Field("127.0.0.1", description="Address the gateway binds to.")
     gateway_port: int = Field(8000, gt=0, description="Port the gateway listens on.")
     public_url: str = Field("", description="Base URL for links in API answers; empty: from the request.")

@@ -11,11 +11,14 @@ from typing import Any
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import CopySource
+from minio.commonconfig import ENABLED, CopySource, Filter
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
+from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 from services.contract.settings import Settings
+
+JOBS_LIFECYCLE_RULE_ID = "fakeweb-expire-jobs"
 
 # S3 error codes that mean "try again later" rather than "this request is wrong".
 _TRANSIENT_S3_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"}
@@ -150,3 +153,28 @@ class ObjectStore:
             if errors:
                 raise StorageUnavailable(f"{len(errors)} objects could not be deleted")
         return len(keys)
+
+    def expire_jobs_after(self, days: int) -> bool:
+        """Make the bucket's lifecycle expire ``jobs/`` objects ``days`` after they were written.
+
+        Our rule (:data:`JOBS_LIFECYCLE_RULE_ID`) is added or updated; other rules are kept.
+        Returns True if the configuration had to change.
+        """
+        current = self._call(self.client.get_bucket_lifecycle, self.bucket)
+        others = [rule for rule in (current.rules if current else []) if rule.rule_id != JOBS_LIFECYCLE_RULE_ID]
+        ours = [rule for rule in (current.rules if current else []) if rule.rule_id == JOBS_LIFECYCLE_RULE_ID]
+        if ours and ours[0].expiration is not None and ours[0].expiration.days == days:
+            return False
+        rule = Rule(
+            ENABLED,
+            rule_filter=Filter(prefix="jobs/"),
+            rule_id=JOBS_LIFECYCLE_RULE_ID,
+            expiration=Expiration(days=days),
+        )
+        self._call(self.client.set_bucket_lifecycle, self.bucket, LifecycleConfig([*others, rule]))
+        return True
+
+
+def lifecycle_days(retention_s: int) -> int:
+    """Days after which the S3 lifecycle rule expires job objects: the retention, rounded up, plus one."""
+    return -(-retention_s // 86_400) + 1

@@ -18,6 +18,7 @@ from services.gateway.cors import install_cors
 from services.gateway.errors import error_response, install_error_handlers
 from services.gateway.models import SubmitByUrl
 from services.gateway.resources import Resources
+from services.gateway.routes_deletions import router as deletions_router
 from services.gateway.routes_health import router as health_router
 from services.gateway.routes_jobs import router as jobs_router
 from services.gateway.web import mount_web
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="FakeWeb", version=VERSION, description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(jobs_router)
+    app.include_router(deletions_router)
     app.include_router(health_router)
     mount_web(app)
 

@@ -41,15 +41,41 @@ ERROR_EXAMPLES: dict[int, tuple[str, str]] = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI ``responses`` entries (schema and example) for the given error statuses."""
+# Admission control's codes (POST /v1/jobs only), shown as further OpenAPI examples of their status.
+ADMISSION_EXAMPLES: dict[int, tuple[str, str]] = {
+    429: (
+        "too_many_jobs",
+        "This tenant has 100 jobs queued or running, the most allowed; submit more once some have ended.",
+    ),
+    503: ("overloaded", "FakeWeb is busy (queue detect holds 1200 tasks (bound 1000)); try again shortly."),
+}
+# Statuses whose answers carry Retry-After.
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+RETRY_AFTER_HEADER = {
+    "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
+}
+
+
+def error_responses(*statuses: int, admission: bool = False) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` entries (schema, example, Retry-After where sent) for the given error statuses.
+
+    ``admission``: the route creates jobs, so 429 and 503 also show admission control's codes.
+    """
     entries: dict[int | str, dict[str, object]] = {}
     for status in statuses:
-        code, message = ERROR_EXAMPLES.get(status, ("error", "Something went wrong."))
-        entries[status] = {
-            "model": ErrorResponse,
-            "content": {"application/json": {"example": {"error": {"code": code, "message": message}}}},
-        }
+        pairs = [ERROR_EXAMPLES.get(status, ("error", "Something went wrong."))]
+        if admission and status in ADMISSION_EXAMPLES:
+            pairs.append(ADMISSION_EXAMPLES[status])
+        bodies = {code: {"error": {"code": code, "message": message}} for code, message in pairs}
+        media: dict[str, object] = (
+            {"examples": {code: {"value": body} for code, body in bodies.items()}}
+            if len(bodies) > 1
+            else {"example": next(iter(bodies.values()))}
+        )
+        entry: dict[str, object] = {"model": ErrorResponse, "content": {"application/json": media}}
+        if status in RETRY_AFTER_STATUSES:
+            entry["headers"] = RETRY_AFTER_HEADER
+        entries[status] = entry
     return entries
 
 

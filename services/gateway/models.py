@@ -29,6 +29,12 @@ class SubmissionOptions(BaseModel):
     )
     callback_url: str | None = Field(None, max_length=2048, description="Receives the job document when it ends.")
     include_landmarks: bool = Field(False, description="Keep mesh landmarks in the result.")
+    delete_after_s: int | None = Field(
+        None,
+        gt=0,
+        description="Delete the job and its photos this many seconds after submission; "
+        "at most the service's retention (longer asks are shortened to it).",
+    )
 
     def record_fields(self, default_threshold: float) -> dict[str, Any]:
         """The options as job record fields: the default threshold unless one was asked, unset ones left out."""

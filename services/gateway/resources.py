@@ -12,6 +12,7 @@ from services.contract.jobs import JobStore
 from services.contract.settings import Settings
 from services.contract.storage import ObjectStore, StorageUnavailable
 from services.contract.tasks import make_celery
+from services.gateway.admission import Admission
 from services.gateway.auth import Keyring, check_deployment
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.ratelimit import RateLimiter
@@ -21,7 +22,7 @@ from services.runtime.netguard import AddressPolicy, parse_allowlist
 
 @dataclass
 class Resources:
-    """Redis job store, object store, Celery producer, keys, rate limiter and metrics shared by all requests."""
+    """Job store, object store, Celery producer, keys, rate limiter, admission and metrics shared by all requests."""
 
     settings: Settings
     jobs: JobStore
@@ -32,6 +33,7 @@ class Resources:
     policy: AddressPolicy
     metrics: GatewayMetrics
     served_model: ServedModel
+    admission: Admission
 
     @classmethod
     def connect(cls, settings: Settings, metrics: GatewayMetrics | None = None) -> Resources:
@@ -50,6 +52,7 @@ class Resources:
             policy=AddressPolicy(parse_allowlist(settings.ssrf_allowlist)),
             metrics=metrics,
             served_model=ServedModel(settings),
+            admission=Admission(jobs, settings, metrics.registry),
         )
 
     def check(self) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -16,6 +17,11 @@ class Readiness(BaseModel):
 
     status: str = Field(description="ready or not_ready.")
     checks: dict[str, str] = Field(description="`ok` or why not, for redis, s3 and serving.")
+    admission: dict[str, object] | None = Field(
+        None,
+        description="Whether new jobs are accepted (`accepting`, `overloaded_by`), the stage queue depths and the "
+        "share of Redis maxmemory in use. Overload does not make the gateway unready: it still serves jobs.",
+    )
 
 
 @router.get(
@@ -37,7 +43,16 @@ async def healthz() -> dict[str, str]:
             "description": "Every dependency answers.",
             "content": {
                 "application/json": {
-                    "example": {"status": "ready", "checks": {"redis": "ok", "s3": "ok", "serving": "ok"}},
+                    "example": {
+                        "status": "ready",
+                        "checks": {"redis": "ok", "s3": "ok", "serving": "ok"},
+                        "admission": {
+                            "accepting": True,
+                            "overloaded_by": None,
+                            "queue_depths": {"detect": 3, "classify": 12, "annotate": 0},
+                            "redis_memory_ratio": 0.12,
+                        },
+                    },
                 }
             },
         },
@@ -54,11 +69,16 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(request: Request) -> JSONResponse:
     """200 when every dependency answers, else 503 naming the ones that do not."""
-    checks = await run_in_threadpool(request.app.state.resources.check)
+    resources = request.app.state.resources
+    checks = await run_in_threadpool(resources.check)
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
-    )
+    body: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": checks}
+    if checks.get("redis") == "ok":
+        try:
+            body["admission"] = (await run_in_threadpool(resources.admission.load)).as_dict()
+        except redis.RedisError:
+            body["admission"] = None
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get(

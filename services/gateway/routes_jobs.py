@@ -14,12 +14,12 @@ from fastapi.concurrency import run_in_threadpool
 from services.contract.documents import job_document, job_links
 from services.contract.imaging import ACCEPTED_FORMATS, sniff_format
 from services.contract.record import JobStatus
+from services.contract.retention import purge_job
 from services.contract.schemas import JobDocument, JobResult
 from services.contract.storage import (
     ObjectNotFound,
     StorageUnavailable,
     annotated_key,
-    job_prefix,
     original_key,
     result_key,
 )
@@ -87,7 +87,7 @@ def _base_url(request: Request, resources: Resources) -> str:
             "description": "Accepted; poll the `Location`. A repeated `Idempotency-Key` answers the same job.",
             "headers": {"Location": {"description": "URL of the job.", "schema": {"type": "string"}}},
         },
-        **error_responses(400, 409, 413, 415, 422, *COMMON_ERRORS),
+        **error_responses(400, 409, 413, 415, 422, *COMMON_ERRORS, admission=True),
     },
 )
 async def submit_job(
@@ -217,19 +217,9 @@ def get_original(resources: ResourcesDep, job: OwnedJobDep) -> Response:
     response_class=Response,
 )
 def delete_job(resources: ResourcesDep, job: OwnedJobDep) -> Response:
-    """Stop the job if it is still running, delete every object under `jobs/{id}/` and then the record."""
-    job_id, record = job.id, job.record
+    """Stop the job if it is still running, delete its record and keys, then every object under `jobs/{id}/`."""
     try:
-        if not record.is_final:
-            resources.jobs.fail(job_id, "deleted", "The job was deleted while it ran.")
-        removed = resources.store.delete_prefix(job_prefix(job_id))
-        if record.idempotency_key:
-            resources.jobs.redis.delete(record.idempotency_key)
-        if record.cache_key and resources.jobs.redis.get(record.cache_key) == job_id:
-            resources.jobs.redis.delete(record.cache_key)
-        resources.jobs.delete(job_id)
-        # A stage that was mid-write when the job was stopped may have added an object since.
-        removed += resources.store.delete_prefix(job_prefix(job_id))
+        removed = purge_job(resources.jobs, resources.store, job.id).objects
     except StorageUnavailable as exc:
         raise unavailable("Object storage") from exc
     except redis.RedisError as exc:

@@ -66,6 +66,8 @@ def submit(resources: Resources, caller: Caller, submission: Submission, idempot
     """Run a submission to a created (or replayed) job; raise ApiError for every refusal."""
     settings = resources.settings
     options = submission.record_fields(settings.threshold)
+    if options.get("delete_after_s"):
+        options["delete_after_s"] = min(options["delete_after_s"], settings.retention_s)  # never longer
     if submission.callback_url:
         try:
             check_literal_host(submission.callback_url, resources.policy)
@@ -81,10 +83,31 @@ def submit(resources: Resources, caller: Caller, submission: Submission, idempot
         if replay:
             return replay
 
+    job_id = secrets.token_hex(16)
+    resources.admission.admit(caller.tenant, job_id)  # 503 overloaded / 429 too_many_jobs, before anything is stored
+    try:
+        created = _admitted(resources, caller, submission, options, job_id, claim_key, fingerprint)
+    except BaseException:
+        resources.admission.release(caller.tenant, job_id)
+        raise
+    if created.job_id != job_id:  # a concurrent twin with the same Idempotency-Key won
+        resources.admission.release(caller.tenant, job_id)
+    return created
+
+
+def _admitted(
+    resources: Resources,
+    caller: Caller,
+    submission: Submission,
+    options: dict[str, Any],
+    job_id: str,
+    claim_key: str | None,
+    fingerprint: str,
+) -> Created:
+    """The rest of a submission once admission reserved a place for ``job_id``."""
     data = submission.image if isinstance(submission, SubmitByUpload) else _fetch(resources, submission.url)
     info = _check_image(resources, data)
     sha256 = _sha256(data)
-    job_id = secrets.token_hex(16)
     job_id_var.set(job_id)
 
     if claim_key is not None:

@@ -1,1 +1,1 @@
-"""The stuck-job sweeper: a separate deployment (one replica) that fails jobs whose stage stopped moving."""
+"""The sweeper: one small deployment that fails stuck jobs and deletes jobs past their retention."""

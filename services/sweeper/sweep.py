@@ -1,5 +1,7 @@
 """The stuck-job sweeper: a job whose stage has not moved for ``stuck_job_timeout_s`` ends ``failed``/``timeout``.
 
+The same process runs the retention sweeper in a thread (services/sweeper/retention.py).
+
 Every stage writes ``updated_at`` when it starts (again on each retry) and when it records
 progress, so a job whose ``updated_at`` is older than the deadline is stuck: its task was lost,
 or a worker hangs. The sweeper fails such jobs atomically (a stage that moves at the same moment
@@ -25,6 +27,7 @@ from celery import Celery
 from services.contract.jobs import JOBS_INDEX_KEY, JobStore
 from services.contract.settings import Settings, get_settings
 from services.contract.tasks import make_celery, notify_job_ended
+from services.sweeper import retention
 
 log = logging.getLogger("fakeweb.sweeper")
 
@@ -110,9 +113,13 @@ def run(settings: Settings, stop: threading.Event) -> None:
 
 
 def main() -> None:
-    """Run the sweeper until SIGTERM or SIGINT."""
+    """Run the stuck-job sweep and the retention sweep (services/sweeper/retention.py) until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    run(get_settings(), stop)
+    settings = get_settings()
+    retention_thread = threading.Thread(target=retention.run, args=(settings, stop), name="retention", daemon=True)
+    retention_thread.start()
+    run(settings, stop)
+    retention_thread.join(timeout=30)

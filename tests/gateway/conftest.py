@@ -27,6 +27,9 @@ def gateway_settings(backends, **overrides):
         # No serving runs for these API tests: the pinned version is what would score a job now
         # (test_cache_versions.py follows a moving label through a real serving).
         "model_version": 1,
+        # Jobs of these tests never end (no workers): admission control is off but in its own tests.
+        "max_active_jobs_per_tenant": 0,
+        "max_queue_depth": 0,
     }
     values.update(overrides)
     return backends.settings.model_copy(update=values)

@@ -49,4 +49,5 @@ def test_every_option_is_a_record_field_of_the_same_name():
         "threshold": 0.5,
         "callback_url": "",
         "include_landmarks": True,
+        "delete_after_s": None,
     }

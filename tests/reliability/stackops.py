@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,8 @@ KEY_HEADER = {"X-API-Key": API_KEY}
 FINAL = frozenset({"completed", "failed", "no_face"})
 WORKER_PROGRAMS = tuple(spec.service for spec in PIPELINE)  # the stages' worker programs
 _TINY_MODEL_CACHE: dict[str, Path] = {}
+# A worker holding TensorFlow and MediaPipe measured ~760 MB (platform facts); twice that is a leak.
+WORKER_RSS_BOUND_KB = 1_500_000
 
 
 @dataclass
@@ -186,3 +190,23 @@ def gateway_statuses(stack: Stack, offset: int = 0) -> list[int]:
         if "status" in entry and "route" in entry:
             statuses.append(int(entry["status"]))
     return statuses
+
+
+class RssSampler(threading.Thread):
+    """Samples VmRSS of the given pids every second; keeps the peak per program."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.peak_kb = {program: 0 for program in pids}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.sample()
+            self.stop.wait(1.0)
+
+    def sample(self) -> None:
+        for program, pid in self.pids.items():
+            with contextlib.suppress(OSError, AssertionError):  # a process that is gone has no RSS
+                self.peak_kb[program] = max(self.peak_kb[program], rss_kb(pid))

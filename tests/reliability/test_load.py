@@ -10,10 +10,8 @@ numbers are printed (run with ``-s``) and written to ``load-summary.json`` in th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,9 +20,10 @@ import pytest
 from services.contract.jobs import JOBS_INDEX_KEY
 from tests.reliability.stackops import (
     WORKER_PROGRAMS,
+    WORKER_RSS_BOUND_KB,
+    RssSampler,
     check_one_result_per_face,
     gateway_statuses,
-    rss_kb,
     submit,
     wait_final,
 )
@@ -33,29 +32,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 JOBS = int(os.environ.get("FAKEWEB_LOAD_JOBS", "200"))
 CLIENTS = int(os.environ.get("FAKEWEB_LOAD_CLIENTS", "20"))
-# A worker holding TensorFlow and MediaPipe measured ~760 MB (platform facts); twice that is a leak.
-WORKER_RSS_BOUND_KB = 1_500_000
 SECONDS_PER_JOB_BUDGET = 6  # bounds the run on this 2-core machine; not a speed claim
-
-
-class RssSampler(threading.Thread):
-    """Samples VmRSS of the given pids every second; keeps the peak per program."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        super().__init__(daemon=True)
-        self.pids = pids
-        self.peak_kb = {program: 0 for program in pids}
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.sample()
-            self.stop.wait(1.0)
-
-    def sample(self) -> None:
-        for program, pid in self.pids.items():
-            with contextlib.suppress(OSError, AssertionError):  # a process that is gone has no RSS
-                self.peak_kb[program] = max(self.peak_kb[program], rss_kb(pid))
 
 
 def test_load_every_job_ends_once_with_one_result_per_face(stack, photos):

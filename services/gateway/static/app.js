@@ -5,6 +5,7 @@
 (() => {
   const KEY_STORAGE = "fakeweb.apiKey";
   const FINAL = new Set(["completed", "failed", "no_face"]);
+  const SUBMIT_ATTEMPTS = 20; // tries of one submission while the service answers 429 or 503
   const STAGES = ["detect", "classify", "annotate"];
   const STATUS_TEXT = {
     submitting: "Uploading",
@@ -263,18 +264,29 @@
         return;
       }
       let accepted;
-      try {
-        this.setStage("upload", "active");
-        if (this.file) {
-          accepted = await uploadPhoto(this.file, (share) => this.setStage("upload", "active", percent(share)));
-        } else {
-          accepted = await submitUrl(this.url);
+      // 429 (job cap, rate limit) and 503 (overloaded) stored nothing: wait Retry-After and send again.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          this.setStage("upload", "active");
+          if (this.file) {
+            accepted = await uploadPhoto(this.file, (share) => this.setStage("upload", "active", percent(share)));
+          } else {
+            accepted = await submitUrl(this.url);
+          }
+          this.showError("");
+          break;
+        } catch (err) {
+          if ((err.status === 429 || err.status === 503) && attempt < SUBMIT_ATTEMPTS && !this.closed) {
+            const wait = err.retryAfter || Math.min(30, 2 * attempt);
+            this.showError(`${err.message} Trying again in ${wait} s…`);
+            await sleep(wait * 1000);
+            continue;
+          }
+          this.setStage("upload", "failed");
+          this.setStatus("rejected");
+          this.showError(err.message);
+          return;
         }
-      } catch (err) {
-        this.setStage("upload", "failed");
-        this.setStatus("rejected");
-        this.showError(err.message);
-        return;
       }
       this.jobId = accepted.id;
       this.el.dataset.jobId = accepted.id;
