@@ -7,6 +7,13 @@ const DEFAULTS = { gatewayUrl: "http://127.0.0.1:8000", apiKey: "", threshold: 0
 const MAX_IN_FLIGHT = 3; // jobs submitted or being followed at once
 const MAX_RETRIES = 12; // 429/503 answers for one picture before its badge turns into an error
 const DEFAULT_RETRY_S = 5;
+// The gateway's 429/503 codes, in the words the badge uses while it waits.
+const WAIT_REASONS = {
+  rate_limited: "rate limited",
+  too_many_jobs: "too many of your jobs running",
+  overloaded: "gateway overloaded",
+  service_unavailable: "gateway unavailable",
+};
 const JOB_TIMEOUT_MS = 180_000;
 const SCRIPTS = ["palette.js", "selection.js", "content.js"];
 const AUTO_SCRIPT_ID = "fakeweb-auto";
@@ -228,7 +235,7 @@ async function backOff(item, error) {
   if (item.attempts > MAX_RETRIES) return false;
   const seconds = error.retryAfter || DEFAULT_RETRY_S;
   pausedUntil = Math.max(pausedUntil, Date.now() + seconds * 1000);
-  const why = error.status === 429 ? "rate limited" : "gateway busy";
+  const why = WAIT_REASONS[error.code] || (error.status === 429 ? "rate limited" : "gateway busy");
   await record(item.tabId, item.id, { state: "waiting", code: error.code, message: `${why}, retrying in ${seconds} s` });
   return true;
 }

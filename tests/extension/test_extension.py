@@ -100,6 +100,20 @@ def site(shared_data) -> Iterator[LocalServer]:
         yield server
 
 
+# Record every text a badge shows (the "waiting" ones last only until the retry).
+WATCH_BADGES = """
+window.__badgeTexts = [];
+const watchBadges = (root) => new MutationObserver(() => {
+  for (const badge of root.querySelectorAll('.badge')) window.__badgeTexts.push(badge.textContent);
+}).observe(root, {subtree: true, childList: true, characterData: true});
+const waitForOverlay = new MutationObserver(() => {
+  const host = document.querySelector('fakeweb-overlay');
+  if (host) { waitForOverlay.disconnect(); watchBadges(host.shadowRoot); }
+});
+waitForOverlay.observe(document.documentElement, {childList: true});
+"""
+
+
 def wait_for(driver, condition, timeout=120, message=""):
     return WebDriverWait(driver, timeout, poll_frequency=0.25).until(lambda d: condition(d), message)
 
@@ -417,6 +431,30 @@ def test_rate_limited_pictures_wait_for_retry_after_and_then_get_their_verdicts(
         early = [at for at, _ in requests if refused_at + 0.3 < at < refused_at + 0.95]
         assert not early, f"requests {early} came within Retry-After of the 429 at {refused_at}"
     assert len(refusals) <= 3 * len(checked), f"{len(refusals)} refusals for {len(checked)} pictures"
+
+
+def test_the_job_cap_429_is_waited_out_too(extension_browser, local_stack, site, second_gateway):
+    ext, driver = extension_browser, extension_browser.driver
+    key = stack_api_key(local_stack.settings)
+    url, log = second_gateway(max_active_jobs_per_tenant="1", overload_retry_after_s="1")
+    set_options(ext, url, key, threshold=0.5)
+    driver.get(site.url("/"))
+    driver.execute_script(WATCH_BADGES)
+    switch_on(ext)
+    checked = ("press", "gan", "ffhq", "landscape")
+    wait_for(
+        driver,
+        lambda d: all(image_states(d)[name]["state"] in FINAL for name in checked),
+        timeout=180,
+        message=f"not every picture got a verdict: {image_states(driver)}",
+    )
+    states = image_states(driver)
+    assert all(states[name]["state"] != "error" for name in checked), states
+    assert any(
+        "too many of your jobs running, retrying in 1 s" in text
+        for text in driver.execute_script("return window.__badgeTexts")
+    )
+    assert any(status == 429 for _, status in logged_requests(log))
 
 
 def test_a_picture_over_the_upload_limit_and_an_unreachable_gateway_are_named(
