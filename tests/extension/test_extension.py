@@ -386,6 +386,18 @@ def second_gateway(local_stack, tmp_path) -> Iterator[object]:
             process.wait(timeout=20)
 
 
+def wait_for_verdicts(driver, names: tuple[str, ...], timeout: float) -> None:
+    """Wait until every named picture has a verdict, and none of them is an error."""
+    wait_for(
+        driver,
+        lambda d: all(image_states(d)[name]["state"] in FINAL for name in names),
+        timeout=timeout,
+        message=f"not every picture got a verdict: {image_states(driver)}",
+    )
+    states = image_states(driver)
+    assert all(states[name]["state"] != "error" for name in names), states
+
+
 def logged_requests(log: Path) -> list[tuple[float, int]]:
     """(time, status) of every /v1 request the gateway logged."""
     found = []
@@ -412,14 +424,7 @@ def test_rate_limited_pictures_wait_for_retry_after_and_then_get_their_verdicts(
     )
     switch_on(ext)
     checked = ("press", "gan", "ffhq", "landscape")
-    wait_for(
-        driver,
-        lambda d: all(image_states(d)[name]["state"] in FINAL for name in checked),
-        timeout=240,
-        message=f"not every picture got a verdict: {image_states(driver)}",
-    )
-    states = image_states(driver)
-    assert all(states[name]["state"] != "error" for name in checked), states
+    wait_for_verdicts(driver, checked, timeout=240)
     assert "waiting" in driver.execute_script("return window.__states"), "no picture was ever told to wait"
 
     requests = logged_requests(log)
@@ -441,15 +446,7 @@ def test_the_job_cap_429_is_waited_out_too(extension_browser, local_stack, site,
     driver.get(site.url("/"))
     driver.execute_script(WATCH_BADGES)
     switch_on(ext)
-    checked = ("press", "gan", "ffhq", "landscape")
-    wait_for(
-        driver,
-        lambda d: all(image_states(d)[name]["state"] in FINAL for name in checked),
-        timeout=180,
-        message=f"not every picture got a verdict: {image_states(driver)}",
-    )
-    states = image_states(driver)
-    assert all(states[name]["state"] != "error" for name in checked), states
+    wait_for_verdicts(driver, ("press", "gan", "ffhq", "landscape"), timeout=180)
     assert any(
         "too many of your jobs running, retrying in 1 s" in text
         for text in driver.execute_script("return window.__badgeTexts")
