@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from bench.load import Sample
+from services.contract.pipeline import STAGE_NAMES
 
 API_KEY = "fakeweb-dev-key"
 FINAL = {"completed", "failed", "no_face"}
@@ -91,7 +92,7 @@ def stage_split(doc: dict[str, Any], sent_wall: float) -> dict[str, float]:
     """Where a job's time went: submission, each stage's queue wait and run time (seconds)."""
     timings = doc.get("timings") or {}
     points = [("submit", float(doc["created_at"]))]
-    for stage in ("detect", "classify", "annotate"):
+    for stage in STAGE_NAMES:
         timing = timings.get(stage)
         if not timing or timing.get("started_at") is None or timing.get("finished_at") is None:
             continue

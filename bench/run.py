@@ -43,6 +43,7 @@ from bench.profile import profile_pipeline  # noqa: E402
 from bench.servers import running_baseline, running_stack  # noqa: E402
 from bench.stack_profile import profile_stack  # noqa: E402
 from bench.workload import ALL_SPECS, FACE_SERIES, PIXEL_SERIES, REFERENCE, Photo, build_photos, unique_copy  # noqa: E402
+from services.contract.pipeline import STAGE_NAMES  # noqa: E402
 
 THRESHOLD = 0.0
 RESULTS = ROOT / "bench" / "results"
@@ -361,7 +362,7 @@ def overhead_breakdown(inprocess: dict[str, Any], stack_c1: dict[str, Any] | Non
     decode = local.get("decode", 0.0)
     parts = {
         "submit (upload, S3 put, record)": stack.get("submit", 0.0),
-        "queue waits (3 hops)": sum(stack.get(f"{name}_queue", 0.0) for name in ("detect", "classify", "annotate")),
+        "queue waits (one hop per stage)": sum(stack.get(f"{name}_queue", 0.0) for name in STAGE_NAMES),
         "detect stage minus in-process decode+detect": stack.get("detect", 0.0) - decode - local.get("detect", 0.0),
         "classify stage minus in-process classify": stack.get("classify", 0.0) - local.get("classify", 0.0),
         "annotate stage minus in-process decode+annotate": stack.get("annotate", 0.0)

@@ -20,7 +20,12 @@ from rich.text import Text
 from fakeweb_cli.client import FINAL_STATUSES, ApiError, FakewebClient, add_connection_arguments, connection_from
 
 OUTPUT_SUFFIX = ".fakeweb.jpg"
-STAGE_LABELS = {"detect": "finding faces", "classify": "scoring faces", "annotate": "drawing result"}
+STAGE_LABELS = {
+    "provenance": "reading credentials",
+    "detect": "finding faces",
+    "classify": "scoring faces",
+    "annotate": "drawing result",
+}
 REASON_TEXT = {"too_small": "too small", "too_blurry": "too blurry", "cut_off": "cut off"}
 # Transient answers worth waiting out while polling (not the caller's fault).
 RETRYABLE_STATUSES = frozenset({0, 429, 502, 503, 504})
@@ -191,6 +196,8 @@ def stage_fraction(document: dict[str, Any]) -> float:
     stage = document.get("stage")
     if status != "running" or stage is None:
         return 0.02
+    if stage == "provenance":
+        return 0.06
     if stage == "detect":
         return 0.1
     if stage == "classify":
@@ -368,10 +375,34 @@ def print_faces(console: Console, items: list[ScanItem]) -> None:
             name = ""
     console.print(table)
     for item in items:
+        line = credentials_line(item.document or {})
+        if line:
+            console.print(f"{_display_name(item)}: {line}", markup=False, highlight=False, soft_wrap=True)
+    for item in items:
         if item.output is not None:
             console.print(f"[green]✓[/] {_display_name(item)} → {item.output}")
         for note in item.notes:
             console.print(f"[yellow]![/] {_display_name(item)}: {note}")
+
+
+def credentials_line(document: dict[str, Any]) -> str | None:
+    """One line on the photo's Content Credentials (status, writer, signer, source type) and any disagreement."""
+    provenance = document.get("provenance")
+    if not provenance or document.get("status") == "failed":
+        return None
+    parts = [f"credentials {provenance.get('status', 'pending')}"]
+    for label, key in (("written by", "claim_generator"), ("signed by", "signer")):
+        if provenance.get(key):
+            parts.append(f"{label} {provenance[key]}")
+    if provenance.get("digital_source_type"):
+        parts.append(f"source type {provenance['digital_source_type']} ({provenance.get('digital_source_type_from')})")
+    if provenance.get("badge"):
+        parts.append(f"declares {provenance['badge']}")
+    line = ", ".join(parts)
+    summary = document.get("summary") or ""
+    if "Disagreement:" in summary:
+        line += " | " + summary[summary.index("Disagreement:") :]
+    return line
 
 
 def _display_name(item: ScanItem) -> str:

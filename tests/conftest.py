@@ -70,7 +70,7 @@ class StackHandle:
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    """The whole stack (Redis, SeaweedFS, serving, three workers, gateway) on free ports.
+    """The whole stack (Redis, SeaweedFS, serving, four workers, gateway) on free ports.
 
     Serving loads a tiny deterministic model (tests/support/tiny_model.py) as version 1.
     """
@@ -79,9 +79,15 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandl
     data_dir = tmp_path_factory.mktemp("stack")
     model_base = data_dir / "models"
     export_tiny_model(model_base / "fakeweb" / "1")
+    # The provenance worker re-reads this PEM file for every job: tests write their own CA into it.
+    anchors = data_dir / "c2pa-trust-anchors.pem"
     # The browser extension's tests (tests/extension) call this gateway from the extension's origin.
     settings = make_test_settings(
-        data_dir, model_base_path=model_base, model_config_poll_s=1.0, cors_origins=extension_origin()
+        data_dir,
+        model_base_path=model_base,
+        model_config_poll_s=1.0,
+        provenance_trust_anchors=anchors,
+        cors_origins=extension_origin(),
     )
     env = settings_env(settings)
     stack = LocalStack(env=env, data_dir=data_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.contract.pipeline import STAGE_NAMES
+from services.contract.provenance import Provenance, provenance_summary
 from services.contract.record import JobRecord, JobStatus
 from services.contract.schemas import (
     ErrorBody,
@@ -66,12 +67,27 @@ def webhook_state(record: JobRecord) -> WebhookState | None:
 def job_document(job_id: str, record: JobRecord, base_url: str, result: JobResult | None) -> JobDocument:
     """The document ``GET /v1/jobs/{id}`` answers with (and webhooks send)."""
     faces: list[FaceResult] | None = result.faces if result is not None else None
+    provenance = record.provenance or Provenance()
+    verdicts = [face.verdict.value for face in faces] if faces is not None else None
     return JobDocument(
         **document_fields(job_id, record, base_url),
         timings=stage_timings(record),
         faces=faces,
         webhook=webhook_state(record),
+        provenance=provenance,
+        summary=" ".join(filter(None, (faces_sentence(verdicts), provenance_summary(provenance, verdicts)))),
     )
+
+
+def faces_sentence(verdicts: list[str] | None) -> str:
+    """ "3 faces: 1 manipulated, 2 genuine." once the job has a result; "" before."""
+    if verdicts is None:
+        return ""
+    if not verdicts:
+        return "No face found."
+    counts = [f"{verdicts.count(v)} {v}" for v in ("manipulated", "genuine", "unjudgeable") if v in verdicts]
+    faces = "1 face" if len(verdicts) == 1 else f"{len(verdicts)} faces"
+    return f"{faces}: {', '.join(counts)}."
 
 
 def document_fields(job_id: str, record: JobRecord, base_url: str) -> dict[str, Any]:

@@ -73,6 +73,12 @@ class Consumer:
 
 
 PIPELINE: tuple[StageSpec, ...] = (
+    StageSpec(
+        "provenance",
+        "provenance",
+        Per.JOB,
+        "read Content Credentials (C2PA) and the XMP source type of the original into the record",
+    ),
     StageSpec("detect", "detector", Per.JOB, "find every face; store crops and faces.json; chunk the crops"),
     StageSpec("classify", "classifier", Per.CHUNK, "score a chunk of crops through TF Serving"),
     StageSpec("annotate", "annotator", Per.JOB, "draw meshes; store annotated.jpg and result.json; end the job"),

@@ -23,6 +23,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
 
 from services.contract.pipeline import STAGE_NAMES
+from services.contract.provenance import Provenance
 
 TIMING_SUFFIXES = {"started": "_started", "finished": "_finished"}
 _FROM_REDIS = {"from": "redis"}
@@ -92,6 +93,9 @@ class JobRecord(BaseModel):
     chunks_done: int | None = _field(None, "classifier (fan-in script)", "Chunks scored.")
     faces_scored: int | None = _field(None, "classifier (fan-in script) (or cache hit)", "Faces scored.")
     faces_annotated: int | None = _field(None, "annotator (or cache hit)", "Faces in the result.")
+    provenance: Provenance | None = _field(
+        None, "provenance stage (or cache hit)", "Content Credentials and XMP source type of the original (JSON)."
+    )
     started: dict[str, float] = Field(
         default_factory=dict,
         description="First start of each stage (epoch s), by stage name.",
@@ -126,6 +130,14 @@ class JobRecord(BaseModel):
         # What Redis holds may name a stage of another version (a rolling update): read it as it is.
         if value is not None and value not in STAGE_NAMES and info.context != _FROM_REDIS:
             raise ValueError(f"not a pipeline stage: {value!r}")
+        return value
+
+    @field_validator("provenance", mode="before")
+    @classmethod
+    def _provenance_json(cls, value: Any) -> Any:
+        # On the wire a JSON object; a reader of another version may not know every key: ignore those.
+        if isinstance(value, str):
+            return Provenance.model_validate_json(value)
         return value
 
     @field_validator("started", "finished")
@@ -203,6 +215,8 @@ def wire_text(value: Any) -> str:
     """One value as the hash stores it."""
     if isinstance(value, Enum):
         return str(value.value)
+    if isinstance(value, BaseModel):
+        return value.model_dump_json(exclude_defaults=True)
     if isinstance(value, bool):
         return "1" if value else "0"
     if value is None:

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from services.contract.provenance import Provenance
+
 
 class Verdict(StrEnum):
     """What FakeWeb concludes about one face."""
@@ -119,7 +121,7 @@ class JobDocument(BaseModel):
 
     id: str
     status: str = Field(description="queued, running, completed, failed or no_face.")
-    stage: str | None = Field(None, description="Current stage while running: detect, classify, annotate.")
+    stage: str | None = Field(None, description="Current stage while running: provenance, detect, classify, annotate.")
     created_at: float
     updated_at: float
     threshold: float
@@ -130,3 +132,12 @@ class JobDocument(BaseModel):
     links: JobLinks
     cached: bool = Field(False, description="True if the result was reused from an identical earlier photo.")
     webhook: WebhookState | None = Field(None, description="Present when the job has a `callback_url`.")
+    provenance: Provenance = Field(
+        default_factory=Provenance,
+        description="Content Credentials (C2PA) and IPTC/XMP source type of the file as sent; never changes a verdict.",
+    )
+    summary: str = Field(
+        "",
+        description="Plain words on the result: what the file's credentials declare, and where they disagree "
+        "with the faces' verdicts.",
+    )

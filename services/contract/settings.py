@@ -81,6 +81,21 @@ class Settings(BaseSettings):
     annotate_genuine_boxes: bool = Field(True, description="Draw a thin green box around genuine faces.")
     annotate_unjudgeable_boxes: bool = Field(True, description="Draw a grey dashed box around unjudgeable faces.")
 
+    provenance_trust_anchors: Path | None = Field(
+        None,
+        description="PEM file of the C2PA trust anchors (root certificates) a signer must chain to for `valid`; "
+        "unset or missing: none, so every intact signature reads `untrusted`. Re-read for every job.",
+    )
+    provenance_timeout_s: float = Field(
+        10.0, gt=0, description="Time allowed to read one file's Content Credentials; past it they read `invalid`."
+    )
+    provenance_memory_mb: int = Field(
+        512, gt=0, description="Memory the credentials reader may add (MiB); a manifest needing more reads `invalid`."
+    )
+    provenance_max_manifest_mb: int = Field(
+        16, gt=0, description="Largest C2PA manifest store (MiB, decompressed) the reader accepts; larger: `invalid`."
+    )
+
     task_max_retries: int = Field(
         5, ge=0, description="Retries of a stage on transient faults (backoff 1, 2, 4 ... s) before the job fails."
     )

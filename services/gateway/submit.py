@@ -45,7 +45,8 @@ log = logging.getLogger("fakeweb.gateway.submit")
 
 IDEMPOTENCY_KEY = "fakeweb:idem:{tenant}:{digest}"
 CLAIM_TTL_S = 120
-PROGRESS_COPIED = ("faces_total", "faces_judgeable", "faces_scored", "faces_annotated", "chunks_total")
+# The provenance too: the same bytes carry the same credentials (read against the trust list of that day).
+PROGRESS_COPIED = ("faces_total", "faces_judgeable", "faces_scored", "faces_annotated", "chunks_total", "provenance")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,17 @@ RUN_FIELDS = ("clients", "requests", "failed", "window_s", "throughput_photos_pe
 HEADLINE = ("throughput_photos_per_s", "p50_ms", "p95_ms")
 RATIOS = ("stack_vs_inprocess_throughput", "stack_vs_baseline_throughput", "stack_overhead_p50_ms")
 GROWTH = ("faces1_2mp", "faces5_2mp", "faces20_2mp", "px0.5mp_face1", "px2mp_face1", "px12mp_face1")
-STACK_STAGES = ("submit", "detect_queue", "detect", "classify_queue", "classify", "annotate_queue", "annotate")
+STACK_STAGES = (
+    "submit",
+    "provenance_queue",
+    "provenance",
+    "detect_queue",
+    "detect",
+    "classify_queue",
+    "classify",
+    "annotate_queue",
+    "annotate",
+)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.support.credentials import TestAuthority, created, manifest
 from tests.support.photos import GROUP_MEMBERS, group_photo
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +48,8 @@ def test_scan_two_photos_writes_annotated_images_and_prints_every_face(cli, phot
     # One table row per face, each naming the model that scored it.
     assert result.stdout.count("fakeweb v1") == len(GROUP_MEMBERS) + 1
     assert re.search(r"\b(manipulated|genuine)\b", result.stdout)
+    # One line per photo on its Content Credentials (neither file has any).
+    assert "group.jpg: credentials none" in result.stdout and "portrait.jpg: credentials none" in result.stdout
 
 
 def test_scan_json_is_parseable_honours_threshold_and_writes_next_to_the_photo(cli, photos, tmp_path):
@@ -142,3 +145,20 @@ def test_a_url_the_gateway_refuses_gives_its_reason_and_a_nonzero_exit(cli, loca
     assert entry["status"] == "rejected" and entry["job_id"] is None
     assert entry["error"]["message"] == refusal.json()["error"]["message"]
     assert entry["error"]["http_status"] == refusal.status_code
+
+
+def test_scan_prints_a_line_on_the_content_credentials_and_their_disagreement(cli, local_stack, shared_data, tmp_path):
+    authority = TestAuthority(name="CLI Test Root")
+    authority.trust_in(local_stack.settings.provenance_trust_anchors)
+    camera = authority.signer("CLI Test Camera")
+    photo = tmp_path / "signed.jpg"
+    photo.write_bytes(
+        camera.sign(group_photo(shared_data, tag="cli-credentials"), manifest("Cam", created("digitalCapture")))
+    )
+
+    result = cli("scan", photo, "--threshold", "0")
+
+    assert result.returncode == 0, result.stderr
+    line = next(text for text in result.stdout.splitlines() if text.startswith("signed.jpg: credentials"))
+    assert "credentials valid, written by Cam 1.0, signed by CLI Test Camera, source type digitalCapture (c2pa)" in line
+    assert "Disagreement:" in line and "scored manipulated" in line

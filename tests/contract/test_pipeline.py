@@ -36,8 +36,8 @@ def test_names_tasks_queues_and_services_are_unique():
         assert len(values) == len(set(values)), attribute
 
 
-def test_the_stages_are_detect_classify_annotate_and_each_worker_lives_in_its_service():
-    assert pipeline.STAGE_NAMES == ("detect", "classify", "annotate")
+def test_the_stages_are_provenance_detect_classify_annotate_and_each_worker_lives_in_its_service():
+    assert pipeline.STAGE_NAMES == ("provenance", "detect", "classify", "annotate")
     assert PIPELINE[0].per is Per.JOB, "the gateway queues one task per job"
     for spec in PIPELINE:
         assert spec.package == f"services.{spec.service}"
@@ -46,13 +46,19 @@ def test_the_stages_are_detect_classify_annotate_and_each_worker_lives_in_its_se
 
 
 def test_an_unknown_stage_names_the_declared_ones():
-    with pytest.raises(KeyError, match="declared: detect, classify, annotate"):
+    with pytest.raises(KeyError, match="declared: provenance, detect, classify, annotate"):
         stage("detct")
 
 
 def test_a_new_job_goes_to_the_first_stage():
     app = Recorder()
     assert send_first(app, "j1") is PIPELINE[0]
+    assert app.sent == [("fakeweb.provenance", ["j1"], None, "provenance")]
+
+
+def test_after_the_provenance_stage_the_detector_gets_the_job():
+    app = Recorder()
+    assert send_next(app, stage("provenance"), "j1") is stage("detect")
     assert app.sent == [("fakeweb.detect", ["j1"], None, "detect")]
 
 
@@ -86,7 +92,8 @@ def test_a_stage_that_hands_no_chunks_to_a_per_chunk_stage_is_a_programming_erro
 def test_celery_routes_and_queues_come_from_the_declaration():
     app = make_celery("test", UNREACHABLE)
     assert app.conf.task_create_missing_queues is False
-    assert set(app.amqp.queues) == set(pipeline.queue_names()) == {"detect", "classify", "annotate", "webhook"}
+    declared = {"provenance", "detect", "classify", "annotate", "webhook"}
+    assert set(app.amqp.queues) == set(pipeline.queue_names()) == declared
     for spec in (*PIPELINE, *pipeline.CONSUMERS):
         assert app.amqp.router.route({}, spec.task)["queue"].name == spec.queue
         queue = app.amqp.queues[spec.queue]

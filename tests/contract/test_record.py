@@ -106,9 +106,31 @@ def test_fields_of_other_versions_are_read_without_failing():
 def test_wire_names_expand_the_stage_times():
     assert JobRecord.wire_names(["status", "started"]) == [
         "status",
+        "provenance_started",
         "detect_started",
         "classify_started",
         "annotate_started",
     ]
     with pytest.raises(AttributeError):
         JobRecord.wire_names(["statu"])
+
+
+def test_provenance_travels_as_one_json_field_and_reads_back_equal():
+    from services.contract.provenance import Provenance, ProvenanceAction, ProvenanceStatus
+
+    provenance = Provenance(
+        status=ProvenanceStatus.UNTRUSTED,
+        claim_generator="Camera 1.0",
+        actions=[ProvenanceAction(action="c2pa.created", digital_source_type="digitalCapture")],
+        digital_source_type="digitalCapture",
+        digital_source_type_from="c2pa",
+    )
+    wire = JobRecord(provenance=provenance).to_redis()
+    assert list(wire) == ["provenance"] and wire["provenance"].startswith('{"status":"untrusted"')
+    assert JobRecord.from_redis(wire).provenance == provenance
+
+
+def test_a_provenance_written_by_a_newer_version_with_more_keys_still_reads():
+    record = JobRecord.from_redis({"provenance": '{"status":"valid","signer":"S","colour":"red"}'})
+    assert record.provenance is not None
+    assert (record.provenance.status.value, record.provenance.signer) == ("valid", "S")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_PACKAGES = {"services", "fakeweb_cli", "tfserving_protos", "training", "deploy", "tests"}
-SERVICES = ("gateway", "detector", "classifier", "annotator", "webhooks", "sweeper")
+SERVICES = ("gateway", "provenance", "detector", "classifier", "annotator", "webhooks", "sweeper")
 # The programs the deployment runs: the code each one starts from, and the image it runs in.
 PACKAGES = {
     **{service: f"services/{service}" for service in SERVICES},

@@ -18,7 +18,7 @@ from services.contract import tasks
 from tests.deploy.code_scan import REPO
 from tests.deploy.dockerfiles import SERVICE_DOCKERFILE, compose_dockerfile, service_dockerfile
 
-WORKERS = {"detector": "detect", "classifier": "classify", "annotator": "annotate"}
+WORKERS = {"provenance": "provenance", "detector": "detect", "classifier": "classify", "annotator": "annotate"}
 APP_SERVICES = ("gateway", *WORKERS, "webhooks", "sweeper")  # built from services/Dockerfile
 # The image (the SERVICE build arg of services/Dockerfile) each app service runs.
 APP_IMAGES = {name: name for name in APP_SERVICES}

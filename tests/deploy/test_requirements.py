@@ -169,6 +169,8 @@ FORBIDDEN = {
 }
 # The webhook worker and the sweeper are smaller still: not even the HTTP server.
 FORBIDDEN["webhooks"] = FORBIDDEN["sweeper"] = FORBIDDEN["gateway"] | {"fastapi", "starlette", "uvicorn"}
+# The provenance worker reads credentials and XMP only: no ML, no OpenCV, no HTTP server.
+FORBIDDEN["provenance"] = FORBIDDEN["webhooks"] | {"numpy"}
 
 
 @pytest.mark.parametrize("service", IMAGES)

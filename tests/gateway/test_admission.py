@@ -11,6 +11,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from services.contract.jobs import JOBS_INDEX_KEY, JobStatus, JobStore
+from services.contract.pipeline import PIPELINE
 from services.gateway.app import create_app
 from tests.gateway.conftest import ALPHA, BETA, gateway_settings, submit
 from tests.support.images import jpeg_bytes
@@ -88,9 +89,10 @@ def test_with_no_cap_nothing_is_reserved(backends, own_redis):
 def test_a_deep_stage_queue_gets_503_overloaded_before_anything_is_stored_and_readyz_shows_it(backends, own_redis):
     url, client = own_redis
     with gateway(backends, url, max_queue_depth=2) as api:
-        for i in range(3):  # no worker: each job's detect task waits in the queue
+        first = PIPELINE[0].queue  # no worker: each job's first task waits in its queue
+        for i in range(3):
             assert submit(api, jpeg_bytes(seed=330 + i), headers=BETA).status_code == 202
-        assert client.llen("detect") == 3
+        assert client.llen(first) == 3
         api.app.state.resources.admission.load(max_age_s=0)  # read the queue now, not a second later
         objects_before, jobs_before = objects_in_bucket(backends), client.zcard(JOBS_INDEX_KEY)
 
@@ -98,17 +100,17 @@ def test_a_deep_stage_queue_gets_503_overloaded_before_anything_is_stored_and_re
 
         assert refused.status_code == 503
         assert refused.json()["error"]["code"] == "overloaded"
-        assert "detect" in refused.json()["error"]["message"]
+        assert first in refused.json()["error"]["message"]
         assert refused.headers["Retry-After"] == "7"
         assert objects_in_bucket(backends) == objects_before
         assert client.zcard(JOBS_INDEX_KEY) == jobs_before
         ready = api.get("/readyz").json()["admission"]
-        assert ready["accepting"] is False and ready["queue_depths"]["detect"] == 3
+        assert ready["accepting"] is False and ready["queue_depths"][first] == 3
         assert "fakeweb_overloaded 1.0" in api.get("/metrics").text
         assert 'fakeweb_admission_refused_total{code="overloaded"} 1.0' in api.get("/metrics").text
         # Jobs already accepted are still served; once the queue drains, new jobs are accepted.
         assert api.get(f"/v1/jobs/{submit_id(client)}", headers=BETA).status_code == 200
-        client.delete("detect")
+        client.delete(first)
         api.app.state.resources.admission.load(max_age_s=0)
         assert submit(api, jpeg_bytes(seed=335), headers=BETA).status_code == 202
         assert api.get("/readyz").json()["admission"]["accepting"] is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.contract.pipeline import PIPELINE
 from services.contract.storage import annotated_key, job_prefix, original_key, result_key
 from tests.gateway.conftest import ALPHA, BETA, submit
 from tests.gateway.pipeline_double import finish_job
@@ -99,7 +100,8 @@ def test_same_photo_and_threshold_reuses_the_result_as_a_new_job(client, backend
     photo = jpeg_bytes(seed=50)
     first_id = submit(client, photo, threshold="0.6").json()["id"]
     scored = finish_job(backends.settings, first_id, model_version=1, faces=2)
-    detect_before = backends.redis.llen("detect")
+    first_queue = PIPELINE[0].queue
+    queued_before = backends.redis.llen(first_queue)
 
     second = submit(client, photo, threshold="0.6")
 
@@ -107,7 +109,7 @@ def test_same_photo_and_threshold_reuses_the_result_as_a_new_job(client, backend
     body = second.json()
     assert body["id"] != first_id
     assert body["status"] == "completed"
-    assert backends.redis.llen("detect") == detect_before  # nothing recomputed
+    assert backends.redis.llen(first_queue) == queued_before  # nothing recomputed
     document = client.get(f"/v1/jobs/{body['id']}", headers=ALPHA).json()
     assert document["cached"] is True
     assert document["faces"] == [face.model_dump(mode="json") for face in scored.faces]

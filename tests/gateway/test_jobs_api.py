@@ -7,14 +7,16 @@ import json
 
 import pytest
 
+from services.contract.pipeline import PIPELINE
 from services.contract.storage import original_key
 from tests.gateway.conftest import ALPHA, submit
 from tests.support.images import jpeg_bytes, png_header_claiming
 
 
-def test_submit_stores_original_creates_record_and_queues_detect(client, backends):
+def test_submit_stores_original_creates_record_and_queues_the_first_stage(client, backends):
     photo = jpeg_bytes(80, 60)
-    queued_before = backends.redis.llen("detect")
+    first = PIPELINE[0]
+    queued_before = backends.redis.llen(first.queue)
 
     answer = submit(client, photo, threshold="0.7")
 
@@ -29,10 +31,10 @@ def test_submit_stores_original_creates_record_and_queues_detect(client, backend
     assert float(record["threshold"]) == 0.7
     assert record["sha256"] == hashlib.sha256(photo).hexdigest()
     assert (record["width"], record["height"]) == ("80", "60")
-    assert backends.redis.llen("detect") == queued_before + 1
-    message = json.loads(backends.redis.lindex("detect", 0))
+    assert backends.redis.llen(first.queue) == queued_before + 1
+    message = json.loads(backends.redis.lindex(first.queue, 0))
     assert record["tenant"] == "alpha"
-    assert message["headers"]["task"] == "fakeweb.detect"
+    assert message["headers"]["task"] == first.task
     assert body["id"] in message["headers"]["argsrepr"]
 
 

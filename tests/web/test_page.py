@@ -14,6 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.support.credentials import TestAuthority, created, manifest
 from tests.support.photos import GROUP_MEMBERS, group_photo
 from tests.web.conftest import stack_api_key
 
@@ -295,3 +296,39 @@ def test_recent_jobs_reopen_a_result_drawn_over_the_stored_original(browser, pag
     ).size
     for row in rows:
         assert browser.execute_script(THUMB_SPREAD, row.find_element(By.CSS_SELECTOR, ".thumb")) > 30
+
+
+def test_content_credentials_show_in_a_panel_with_a_badge_and_the_disagreement(
+    browser, page_url, local_stack, shared_data, tmp_path
+):
+    authority = TestAuthority(name="Web Test Root")
+    authority.trust_in(local_stack.settings.provenance_trust_anchors)
+    generator = authority.signer("Web Test Generator")
+    photo = tmp_path / "generated.jpg"
+    photo.write_bytes(
+        generator.sign(
+            group_photo(shared_data, tag="web-credentials"),
+            manifest("Image Generator", created("trainedAlgorithmicMedia")),
+        )
+    )
+    browser.set_window_size(1280, 900)
+    browser.get(page_url)
+    browser.execute_script("localStorage.setItem('fakeweb.apiKey', arguments[0])", stack_api_key(local_stack.settings))
+    browser.get(page_url)
+
+    browser.find_element(By.ID, "file-input").send_keys(str(photo))
+    card = wait_for(browser, card_ended, message="the job card never showed a result")
+    panel = card.find_element(By.CSS_SELECTOR, ".credentials")
+    assert panel.get_attribute("data-provenance") == "valid"
+    assert panel.find_element(By.CSS_SELECTOR, ".cred-status").text.startswith("valid: Signed, unchanged")
+    details = panel.find_element(By.CSS_SELECTOR, ".cred-details").text
+    assert "Image Generator 1.0" in details and "Web Test Generator" in details and "trainedAlgorithmicMedia" in details
+    badge = card.find_element(By.CSS_SELECTOR, ".cred-badge")
+    assert badge.is_displayed() and badge.text == "Declares AI generation"
+    job_id = card.get_attribute("data-job-id")
+    document = httpx.get(
+        f"{local_stack.gateway_url}/v1/jobs/{job_id}", headers={"X-API-Key": stack_api_key(local_stack.settings)}
+    ).json()
+    assert panel.find_element(By.CSS_SELECTOR, ".cred-note").text == document["summary"]
+    disagrees = "Disagreement:" in document["summary"]
+    assert ("disagree" in panel.find_element(By.CSS_SELECTOR, ".cred-note").get_attribute("class")) == disagrees

@@ -6,7 +6,7 @@
   const KEY_STORAGE = "fakeweb.apiKey";
   const FINAL = new Set(["completed", "failed", "no_face"]);
   const SUBMIT_ATTEMPTS = 20; // tries of one submission while the service answers 429 or 503
-  const STAGES = ["detect", "classify", "annotate"];
+  const STAGES = ["provenance", "detect", "classify", "annotate"];
   const STATUS_TEXT = {
     submitting: "Uploading",
     queued: "Queued",
@@ -16,7 +16,21 @@
     failed: "Failed",
     rejected: "Rejected",
   };
-  const STAGE_TEXT = { detect: "finding faces", classify: "scoring faces", annotate: "drawing the result" };
+  const STAGE_TEXT = {
+    provenance: "reading Content Credentials",
+    detect: "finding faces",
+    classify: "scoring faces",
+    annotate: "drawing the result",
+  };
+  // What each provenance status means, in the Content Credentials panel (README: "Content Credentials").
+  const PROVENANCE_TEXT = {
+    pending: "Not read yet.",
+    none: "No Content Credentials in this file. Metadata is easily stripped, so this says nothing either way.",
+    valid: "Signed, unchanged since signing, by a signer on the trust list.",
+    untrusted: "Signed and unchanged since signing, but the signer is not on this server's trust list.",
+    invalid: "Credentials are present but do not verify: the file was changed after signing, or they are broken.",
+  };
+  const BADGE_TEXT = { "ai-generated": "Declares AI generation", edited: "Declares edits" };
   const REASONS = {
     too_small: "Too small to judge",
     too_blurry: "Too blurry to judge",
@@ -352,6 +366,40 @@
         }
         this.setStage(stage, state, detail);
       });
+      this.showCredentials(doc);
+    }
+
+    showCredentials(doc) {
+      const provenance = doc.provenance || { status: "pending" };
+      const badge = $(".cred-badge", this.el);
+      badge.hidden = !provenance.badge;
+      badge.textContent = BADGE_TEXT[provenance.badge] || "";
+      badge.dataset.badge = provenance.badge || "";
+      const panel = $(".credentials", this.el);
+      panel.dataset.provenance = provenance.status;
+      $(".cred-status", panel).textContent = `${provenance.status}: ${PROVENANCE_TEXT[provenance.status] || ""}`;
+      const rows = [
+        ["Written by", provenance.claim_generator],
+        ["Signed by", [provenance.signer, provenance.issuer].filter(Boolean).join(", ")],
+        ["Signed at", provenance.signed_at],
+        ["Source type", provenance.digital_source_type && `${provenance.digital_source_type} (${provenance.digital_source_type_from})`],
+        ["Actions", (provenance.actions || []).map((a) => a.action.replace(/^c2pa\./, "")).join(", ")],
+        ["Made from", (provenance.ingredients || []).map((i) => i.title || i.format || "an ingredient").join(", ")],
+        ["Why", provenance.reason],
+      ].filter(([, value]) => value);
+      const details = $(".cred-details", panel);
+      details.replaceChildren(
+        ...rows.flatMap(([name, value]) => {
+          const dt = document.createElement("dt");
+          dt.textContent = name;
+          const dd = document.createElement("dd");
+          dd.textContent = value;
+          return [dt, dd];
+        }),
+      );
+      const note = $(".cred-note", panel);
+      note.textContent = doc.summary || "";
+      note.classList.toggle("disagree", (doc.summary || "").includes("Disagreement"));
     }
 
     async loadBaseImage() {
