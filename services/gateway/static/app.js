@@ -36,10 +36,7 @@
     too_blurry: "Too blurry to judge",
     cut_off: "Cut off by the photo's edge",
   };
-  const GREEN = [40, 200, 70];
-  const YELLOW = [255, 210, 0];
-  const RED = [235, 30, 30];
-  const GREY = [170, 170, 170];
+  const { GREY, probabilityColour, rgb, textOn } = globalThis.FakeWebPalette; // palette.js
   const GENUINE_BOX = [60, 220, 90];
 
   const $ = (selector, root = document) => root.querySelector(selector);
@@ -156,12 +153,6 @@
 
   // ---------------------------------------------------------------- drawing helpers
 
-  function probabilityColour(p) {
-    const q = Math.min(1, Math.max(0, p));
-    const [low, high, t] = q < 0.5 ? [GREEN, YELLOW, q / 0.5] : [YELLOW, RED, (q - 0.5) / 0.5];
-    return low.map((a, i) => Math.round(a + (high[i] - a) * t));
-  }
-  const rgb = (c, alpha = 1) => `rgba(${c[0]}, ${c[1]}, ${c[2]}, ${alpha})`;
   const meshOpacity = (p) => 0.35 + 0.6 * Math.min(1, Math.max(0, p));
   const percent = (p) => `${Math.round(p * 100)}%`;
 
@@ -204,7 +195,7 @@
     ctx.beginPath();
     ctx.roundRect(x, top, width, height, size * 0.3);
     ctx.fill();
-    ctx.fillStyle = colour[0] * 0.3 + colour[1] * 0.55 + colour[2] * 0.15 > 150 ? "#111" : "#fff";
+    ctx.fillStyle = textOn(colour);
     ctx.textBaseline = "middle";
     ctx.fillText(text, x + padX, top + height / 2 + size * 0.04);
   }
