@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps run up down test lint train bench clean
+.PHONY: help venv system-deps run up down test lint train bench extension clean
 
 help:
 	@echo "make run    set up (venv, redis-server) and run the local stack on http://127.0.0.1:8000"
 	@echo "make up     the same stack in the background; returns when /readyz answers 200"
 	@echo "make down   stop everything 'make up' started"
 	@echo "make test   set up and run the linters and the whole test suite"
+	@echo "make extension  build the browser extension: .fakeweb/extension/unpacked and the Chrome Web Store zip"
 	@echo "make bench  run the benchmarks (6-9 min): bench/results/latest.json, latest.png"
 	@echo "make train  train a new model version on ../shared/data into deploy/models (CPU, ~2 h; see docs/model.md)"
 
@@ -63,6 +64,9 @@ train: venv $(PRETRAINED)
 
 bench: venv system-deps
 	$(BIN)/python -m bench.run
+
+extension: venv
+	$(BIN)/python deploy/local/build_extension.py
 
 clean: down
 	rm -rf .fakeweb

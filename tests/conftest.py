@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from deploy.local.build_extension import extension_origin
 from deploy.local.stack import LocalStack
 from services.contract.settings import Settings
 from services.contract.storage import ObjectStore
@@ -80,8 +81,13 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandl
     export_tiny_model(model_base / "fakeweb" / "1")
     # The provenance worker re-reads this PEM file for every job: tests write their own CA into it.
     anchors = data_dir / "c2pa-trust-anchors.pem"
+    # The browser extension's tests (tests/extension) call this gateway from the extension's origin.
     settings = make_test_settings(
-        data_dir, model_base_path=model_base, model_config_poll_s=1.0, provenance_trust_anchors=anchors
+        data_dir,
+        model_base_path=model_base,
+        model_config_poll_s=1.0,
+        provenance_trust_anchors=anchors,
+        cors_origins=extension_origin(),
     )
     env = settings_env(settings)
     stack = LocalStack(env=env, data_dir=data_dir)

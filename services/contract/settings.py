@@ -179,6 +179,11 @@ class Settings(BaseSettings):
         10.0, ge=0, description="Requests per second each API key may sustain (token bucket refill); 0 disables."
     )
     rate_limit_burst: int = Field(60, gt=0, description="Requests an API key may make at once before answers turn 429.")
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins (e.g. the browser extension's `chrome-extension://<id>`) whose "
+        "pages may call the API from a browser; empty: none. `*` is refused.",
+    )
     idempotency_ttl_s: int = Field(86_400, gt=0, description="How long an `Idempotency-Key` keeps returning its job.")
     result_cache_ttl_s: int = Field(
         86_400, ge=0, description="How long a result is reused for the same photo, model version and threshold; 0 off."

@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 
 from services.contract.settings import Settings, get_settings
 from services.gateway.auth import check_deployment, parse_api_keys
+from services.gateway.cors import install_cors
 from services.gateway.errors import error_response, install_error_handlers
 from services.gateway.models import SubmitByUrl
 from services.gateway.resources import Resources
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return response
 
+    install_cors(app, settings)  # outermost: preflights are answered before the log and the routes
     return app
 
 

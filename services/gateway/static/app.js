@@ -37,10 +37,7 @@
     cut_off: "Cut off by the photo's edge",
     too_few_frames: "Scored in too few frames to judge",
   };
-  const GREEN = [40, 200, 70];
-  const YELLOW = [255, 210, 0];
-  const RED = [235, 30, 30];
-  const GREY = [170, 170, 170];
+  const { GREY, probabilityColour, rgb, textOn } = globalThis.FakeWebPalette; // palette.js
   const GENUINE_BOX = [60, 220, 90];
 
   const $ = (selector, root = document) => root.querySelector(selector);
@@ -157,12 +154,6 @@
 
   // ---------------------------------------------------------------- drawing helpers
 
-  function probabilityColour(p) {
-    const q = Math.min(1, Math.max(0, p));
-    const [low, high, t] = q < 0.5 ? [GREEN, YELLOW, q / 0.5] : [YELLOW, RED, (q - 0.5) / 0.5];
-    return low.map((a, i) => Math.round(a + (high[i] - a) * t));
-  }
-  const rgb = (c, alpha = 1) => `rgba(${c[0]}, ${c[1]}, ${c[2]}, ${alpha})`;
   const meshOpacity = (p) => 0.35 + 0.6 * Math.min(1, Math.max(0, p));
   const percent = (p) => `${Math.round(p * 100)}%`;
 
@@ -205,7 +196,7 @@
     ctx.beginPath();
     ctx.roundRect(x, top, width, height, size * 0.3);
     ctx.fill();
-    ctx.fillStyle = colour[0] * 0.3 + colour[1] * 0.55 + colour[2] * 0.15 > 150 ? "#111" : "#fff";
+    ctx.fillStyle = textOn(colour);
     ctx.textBaseline = "middle";
     ctx.fillText(text, x + padX, top + height / 2 + size * 0.04);
   }
