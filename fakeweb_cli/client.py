@@ -106,6 +106,10 @@ class FakewebClient:
         """The annotated JPEG of an ended job."""
         return self._request("GET", f"/v1/jobs/{job_id}/image").content
 
+    def annotated_video(self, job_id: str) -> bytes:
+        """The annotated clip (H.264 MP4) of an ended video job."""
+        return self._request("GET", f"/v1/jobs/{job_id}/video").content
+
     def list_jobs(self, limit: int = 20) -> list[dict]:
         """The caller's most recent jobs, newest first, following ``next_cursor`` pages up to ``limit``."""
         jobs: list[dict] = []

@@ -20,13 +20,19 @@ from rich.text import Text
 from fakeweb_cli.client import FINAL_STATUSES, ApiError, FakewebClient, add_connection_arguments, connection_from
 
 OUTPUT_SUFFIX = ".fakeweb.jpg"
+VIDEO_SUFFIX = ".fakeweb.mp4"
 STAGE_LABELS = {
     "provenance": "reading credentials",
     "detect": "finding faces",
     "classify": "scoring faces",
     "annotate": "drawing result",
 }
-REASON_TEXT = {"too_small": "too small", "too_blurry": "too blurry", "cut_off": "cut off"}
+REASON_TEXT = {
+    "too_small": "too small",
+    "too_blurry": "too blurry",
+    "cut_off": "cut off",
+    "too_few_frames": "scored in too few frames",
+}
 # Transient answers worth waiting out while polling (not the caller's fault).
 RETRYABLE_STATUSES = frozenset({0, 429, 502, 503, 504})
 # Refusals of a submission that stored nothing (rate limit, job cap, overload): safe to send again.
@@ -45,6 +51,7 @@ class ScanItem:
     document: dict[str, Any] | None = None
     error: ApiError | None = None
     output: Path | None = None
+    video_output: Path | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -199,7 +206,8 @@ def stage_fraction(document: dict[str, Any]) -> float:
     if stage == "provenance":
         return 0.06
     if stage == "detect":
-        return 0.1
+        frames, detected = progress.get("frames_total"), progress.get("frames_detected") or 0
+        return 0.05 + 0.28 * (detected / frames) if frames else 0.1
     if stage == "classify":
         judgeable = progress.get("faces_judgeable") or 0
         scored = progress.get("faces_scored") or 0
@@ -214,7 +222,10 @@ def stage_text(document: dict[str, Any]) -> str:
     status = document.get("status", "queued")
     if status == "running":
         words = STAGE_LABELS.get(document.get("stage") or "", document.get("stage") or "running")
-        total = (document.get("progress") or {}).get("faces_total")
+        progress = document.get("progress") or {}
+        total = progress.get("faces_total")
+        if document.get("stage") == "detect" and progress.get("frames_total"):
+            return f"{words} (frame {progress.get('frames_detected') or 0}/{progress['frames_total']})"
         return f"{words}" + (f" ({total} face{'s' if total != 1 else ''})" if total is not None else "")
     if status == "no_face":
         return "no face found"
@@ -298,6 +309,14 @@ def save_outputs(client: FakewebClient, items: list[ScanItem], output_dir: Path 
             continue
         target.write_bytes(data)
         item.output = target
+        if (item.document or {}).get("media") == "video":
+            clip = target.with_name(target.name.removesuffix(OUTPUT_SUFFIX) + VIDEO_SUFFIX)
+            try:
+                clip.write_bytes(client.annotated_video(item.job_id or ""))
+            except ApiError as exc:
+                item.notes.append(f"no annotated clip: {exc.message}")
+                continue
+            item.video_output = clip
 
 
 def json_entry(item: ScanItem) -> dict[str, Any]:
@@ -312,6 +331,7 @@ def json_entry(item: ScanItem) -> dict[str, Any]:
         "job_id": item.job_id,
         "status": item.status,
         "output": str(item.output) if item.output else None,
+        "video_output": str(item.video_output) if item.video_output else None,
         "error": error,
         "job": item.document,
     }
@@ -356,6 +376,11 @@ def print_faces(console: Console, items: list[ScanItem]) -> None:
         if not faces:
             table.add_row(name, "", Text("no face", style="cyan"), "", "", "", *([""] if wide else []))
             continue
+        if document.get("tracks") is not None:
+            for track in document["tracks"]:
+                table.add_row(*track_row(name, track, threshold), *([""] if wide else []))
+                name = ""
+            continue
         for face in faces:
             model = face.get("model")
             notes = [REASON_TEXT.get(face.get("reason") or "", face.get("reason") or "")]
@@ -381,8 +406,25 @@ def print_faces(console: Console, items: list[ScanItem]) -> None:
     for item in items:
         if item.output is not None:
             console.print(f"[green]✓[/] {_display_name(item)} → {item.output}")
+        if item.video_output is not None:
+            console.print(f"[green]✓[/] {_display_name(item)} → {item.video_output}")
         for note in item.notes:
             console.print(f"[yellow]![/] {_display_name(item)}: {note}")
+
+
+def track_row(name: str, track: dict[str, Any], threshold: float) -> list[str | Text]:
+    """One table row for a person tracked through a video: the track's verdict, where it was seen."""
+    model = track.get("model")
+    seen = f"person, {track['frames_seen']} frames, {track['first_s']:.1f}-{track['last_s']:.1f} s"
+    reason = REASON_TEXT.get(track.get("reason") or "", "")
+    return [
+        name,
+        str(track["track"] + 1),
+        verdict_text(track["verdict"]),
+        probability_text(track.get("manipulated_probability"), threshold),
+        "; ".join(note for note in (seen, reason) if note),
+        f"{model['name']} v{model['version']}" if model else "",
+    ]
 
 
 def credentials_line(document: dict[str, Any]) -> str | None:

@@ -14,10 +14,11 @@ import numpy as np
 from celery import Task
 from celery.signals import worker_init
 
+from services.annotator.clip import VideoOptions, annotate_video
 from services.annotator.mesh import FACE_MESH
 from services.annotator.result import AnnotateOptions, ScoreMissing, annotate_photo
 from services.contract.imaging import ImageRejected, decode_rgb, encode_jpeg
-from services.contract.jobs import JobStatus
+from services.contract.jobs import JobStatus, JobStore
 from services.contract.pipeline import stage
 from services.contract.schemas import DetectionResult
 from services.contract.settings import Settings, get_settings
@@ -25,11 +26,13 @@ from services.contract.storage import (
     ObjectNotFound,
     ObjectStore,
     annotated_key,
+    annotated_video_key,
     faces_key,
     original_key,
     result_key,
 )
 from services.contract.tasks import JobFailed, StageTask, load_at_start_up, make_celery, notify_job_ended
+from services.contract.video import video_limits
 from services.runtime.memory import keep_freed_memory
 
 log = logging.getLogger(__name__)
@@ -65,25 +68,33 @@ def load_original(store: ObjectStore, job_id: str, settings: Settings) -> np.nda
         raise JobFailed(exc.code, exc.message) from exc
 
 
-@app.task(name=STAGE.task, base=StageTask, bind=True)
-def annotate(self: Task, job_id: str) -> None:
-    """Judge every face, draw the annotated photo, store it with ``result.json`` and end the job."""
-    jobs = self.jobs
-    record = jobs.start_stage(job_id, STAGE.name)
-    if record is None:
-        return  # gone or already ended
-    settings = self.settings
-    store = self.store
+def annotate_clip(store: ObjectStore, jobs: JobStore, job_id: str, settings: Settings, options: AnnotateOptions) -> int:
+    """Judge a video's tracks; store the annotated clip, the poster frame and ``result.json``; the faces annotated."""
+    detection = DetectionResult.model_validate_json(_read(store, faces_key(job_id), "faces"))
+    data = _read(store, original_key(job_id), "original")
+    video_options = VideoOptions(
+        photo=options, aggregation=settings.video_aggregation, min_track_frames=settings.video_min_track_frames
+    )
+    try:
+        annotation = annotate_video(data, detection, jobs.scores(job_id), video_options, video_limits(settings))
+    except ScoreMissing as exc:
+        raise JobFailed("scores_missing", f"Annotation started before every face was scored: {exc}.") from exc
+    except ImageRejected as exc:
+        raise JobFailed(exc.code, exc.message) from exc
+    store.put_bytes(annotated_video_key(job_id), annotation.clip, "video/mp4")
+    store.put_bytes(annotated_key(job_id), encode_jpeg(annotation.poster, settings.jpeg_quality), "image/jpeg")
+    store.put_json(result_key(job_id), annotation.result.model_dump(mode="json"))
+    return len(detection.faces)
+
+
+def annotate_still(
+    store: ObjectStore, jobs: JobStore, job_id: str, settings: Settings, options: AnnotateOptions
+) -> int:
+    """Judge a photo's faces; store the annotated photo and ``result.json``; the faces annotated."""
     with ThreadPoolExecutor(max_workers=1) as pool:  # faces.json is read while the photo is fetched and decoded
         faces_read = pool.submit(_read, store, faces_key(job_id), "faces")
         image = load_original(store, job_id, settings)
         detection = DetectionResult.model_validate_json(faces_read.result())
-    options = AnnotateOptions(
-        threshold=_threshold(record.threshold, settings.threshold),
-        include_landmarks=record.include_landmarks,
-        genuine_boxes=settings.annotate_genuine_boxes,
-        unjudgeable_boxes=settings.annotate_unjudgeable_boxes,
-    )
     try:
         annotation = annotate_photo(image, detection, jobs.scores(job_id), options)
     except ScoreMissing as exc:
@@ -92,7 +103,25 @@ def annotate(self: Task, job_id: str) -> None:
         result_put = pool.submit(store.put_json, result_key(job_id), annotation.result.model_dump(mode="json"))
         store.put_bytes(annotated_key(job_id), encode_jpeg(annotation.image, settings.jpeg_quality), "image/jpeg")
         result_put.result()
-    faces = len(annotation.result.faces)
+    return len(annotation.result.faces)
+
+
+@app.task(name=STAGE.task, base=StageTask, bind=True)
+def annotate(self: Task, job_id: str) -> None:
+    """Judge every face (a video: every track), draw the annotated photo (and clip), store them and end the job."""
+    jobs = self.jobs
+    record = jobs.start_stage(job_id, STAGE.name)
+    if record is None:
+        return  # gone or already ended
+    settings = self.settings
+    options = AnnotateOptions(
+        threshold=_threshold(record.threshold, settings.threshold),
+        include_landmarks=record.include_landmarks,
+        genuine_boxes=settings.annotate_genuine_boxes,
+        unjudgeable_boxes=settings.annotate_unjudgeable_boxes,
+    )
+    annotate_media = annotate_clip if record.media == "video" else annotate_still
+    faces = annotate_media(self.store, jobs, job_id, settings, options)
     status = JobStatus.NO_FACE if faces == 0 else JobStatus.COMPLETED
     jobs.complete(job_id, status, finished={STAGE.name: time.time()}, faces_annotated=faces)
     notify_job_ended(app, jobs, job_id)

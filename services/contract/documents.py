@@ -21,16 +21,24 @@ from services.contract.schemas import (
     WebhookState,
 )
 
-PROGRESS_FIELDS = ("faces_total", "faces_judgeable", "faces_scored", "faces_annotated")
+PROGRESS_FIELDS = (
+    "faces_total",
+    "faces_judgeable",
+    "faces_scored",
+    "faces_annotated",
+    "frames_total",
+    "frames_detected",
+)
 
 
-def job_links(base_url: str, job_id: str) -> JobLinks:
-    """Absolute links to a job, its annotated image and its original photo."""
+def job_links(base_url: str, job_id: str, media: str = "photo") -> JobLinks:
+    """Absolute links to a job, its annotated image, its original and (a video job) its annotated clip."""
     base = base_url.rstrip("/")
     return JobLinks(
         self=f"{base}/v1/jobs/{job_id}",
         image=f"{base}/v1/jobs/{job_id}/image",
         original=f"{base}/v1/jobs/{job_id}/original",
+        video=f"{base}/v1/jobs/{job_id}/video" if media == "video" else None,
     )
 
 
@@ -73,6 +81,8 @@ def job_document(job_id: str, record: JobRecord, base_url: str, result: JobResul
         **document_fields(job_id, record, base_url),
         timings=stage_timings(record),
         faces=faces,
+        tracks=result.tracks if result is not None else None,
+        video=result.video if result is not None else None,
         webhook=webhook_state(record),
         provenance=provenance,
         summary=" ".join(filter(None, (faces_sentence(verdicts), provenance_summary(provenance, verdicts)))),
@@ -102,7 +112,8 @@ def document_fields(job_id: str, record: JobRecord, base_url: str) -> dict[str, 
         "progress": progress(record),
         "error": job_error(record),
         "cached": record.cached,
-        "links": job_links(base_url, job_id),
+        "media": record.media,
+        "links": job_links(base_url, job_id, record.media),
     }
 
 

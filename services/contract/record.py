@@ -73,6 +73,8 @@ class JobRecord(BaseModel):
     media_type: str = _field("", "gateway", "Media type found by content.")
     width: int | None = _field(None, "gateway (header), detector (decoded)", "Photo width in pixels.")
     height: int | None = _field(None, "gateway (header), detector (decoded)", "Photo height in pixels.")
+    media: Literal["photo", "video"] = _field("photo", "gateway", "What was submitted.")
+    duration_s: float | None = _field(None, "gateway (header), detector (decoded)", "Video duration (s).")
     callback_url: str = _field("", "gateway", "Webhook URL, if any.")
     idempotency_key: str = _field("", "gateway", "Redis key of the Idempotency-Key claim (deleted with the job).")
     delete_after_s: int | None = _field(
@@ -87,6 +89,8 @@ class JobRecord(BaseModel):
     ended_at: float | None = _field(None, "gateway (cache hit)", "When a cache hit ended.")
     cache_key: str = _field("", "end-of-job notification", "The cache entry filed for this job's result.")
     # Progress.
+    frames_total: int | None = _field(None, "detector (or cache hit)", "Video frames to analyse (sampled).")
+    frames_detected: int | None = _field(None, "detector (per chunk) (or cache hit)", "Video frames searched.")
     faces_total: int | None = _field(None, "detector (or cache hit)", "Faces found.")
     faces_judgeable: int | None = _field(None, "detector (or cache hit)", "Faces that can be scored.")
     chunks_total: int | None = _field(None, "detector (or cache hit)", "Classify chunks (fan-out).")

@@ -80,6 +80,31 @@ class Settings(BaseSettings):
     detector_tile_px: int = Field(0, ge=0, description="Detector tile side in pixels; 0 derives it from `min_face_px`.")
     annotate_genuine_boxes: bool = Field(True, description="Draw a thin green box around genuine faces.")
     annotate_unjudgeable_boxes: bool = Field(True, description="Draw a grey dashed box around unjudgeable faces.")
+    max_video_bytes: int = Field(
+        100 * 1024 * 1024, gt=0, description="Largest accepted video upload (413 `payload_too_large` above)."
+    )
+    max_video_duration_s: float = Field(
+        600.0, gt=0, description="Longest accepted video (413 `video_too_long`), from the header and while decoding."
+    )
+    max_video_pixels: int = Field(
+        3840 * 2160, gt=0, description="Largest width*height of a video frame (413 `video_too_large`)."
+    )
+    video_sample_fps: float = Field(2.0, gt=0, le=60, description="Video frames analysed per second of clip.")
+    max_video_frames: int = Field(
+        240,
+        gt=0,
+        description="Most frames analysed per video; a longer clip is sampled evenly at a lower rate instead.",
+    )
+    video_chunk_frames: int = Field(
+        8, gt=0, description="Sampled frames the detector stores as one unit; a restarted detector redoes one."
+    )
+    video_aggregation: Literal["mean", "confident"] = Field(
+        "mean",
+        description="How a track's frame scores make its probability: `mean`, or DFDC's `confident` rule.",
+    )
+    video_min_track_frames: int = Field(
+        2, gt=0, description="Scored frames a track needs for a verdict; fewer: `unjudgeable: too_few_frames`."
+    )
 
     provenance_trust_anchors: Path | None = Field(
         None,

@@ -49,6 +49,16 @@ def annotated_key(job_id: str) -> str:
     return f"jobs/{job_id}/annotated.jpg"
 
 
+def annotated_video_key(job_id: str) -> str:
+    """The annotated clip of a video job (H.264 MP4)."""
+    return f"jobs/{job_id}/annotated.mp4"
+
+
+def frame_chunk_key(job_id: str, chunk: int) -> str:
+    """A video job's detections in one chunk of sampled frames (JSON), stored once its crops are stored."""
+    return f"jobs/{job_id}/frames/{chunk:04d}.json"
+
+
 def result_key(job_id: str) -> str:
     """The final per-face result document (JSON)."""
     return f"jobs/{job_id}/result.json"

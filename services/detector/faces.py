@@ -33,10 +33,11 @@ class DetectorOutput:
         return len(self.crops)
 
 
-def analyse_photo(image_rgb: np.ndarray, job_id: str, settings: Settings) -> DetectorOutput:
+def analyse_photo(image_rgb: np.ndarray, job_id: str, settings: Settings, first_index: int = 0) -> DetectorOutput:
     """Find faces, decide which can be judged, crop those and split them into classify chunks.
 
-    Faces are indexed top-to-bottom, left-to-right, so a rerun gives the same indices and keys.
+    Faces are indexed top-to-bottom, left-to-right from ``first_index`` (a video frame's faces
+    follow the earlier frames'), so a rerun gives the same indices and keys.
     """
     height, width = image_rgb.shape[:2]
     detections = detect_faces(
@@ -44,7 +45,7 @@ def analyse_photo(image_rgb: np.ndarray, job_id: str, settings: Settings) -> Det
     )
     faces: list[DetectedFace] = []
     crops: dict[int, np.ndarray] = {}
-    for index, det in enumerate(detections):
+    for index, det in enumerate(detections, first_index):
         reason = unjudgeable_reason(
             image_rgb,
             det.box,

@@ -27,7 +27,9 @@ SUBMIT_REQUEST_BODY = {
     "content": {
         "multipart/form-data": {
             "schema": SubmitByUpload.model_json_schema(schema_generator=FormJsonSchema),
-            "encoding": {"image": {"contentType": "image/jpeg, image/png, image/webp"}},
+            "encoding": {
+                "image": {"contentType": "image/jpeg, image/png, image/webp, video/mp4, video/quicktime, video/webm"}
+            },
         },
         "application/json": {
             "schema": {"$ref": "#/components/schemas/SubmitByUrl"},
@@ -64,8 +66,17 @@ async def _read_limited(request: Request, limit: int, what: str) -> bytes:
     return bytes(body)
 
 
+def largest_upload(settings: Settings) -> int:
+    """Bytes read from an upload or a URL before its content is known: the larger of the photo and video limits.
+
+    Which limit applies is decided once the bytes say what they are (``submit``).
+    """
+    return max(settings.max_upload_bytes, settings.max_video_bytes)
+
+
 async def _read_multipart(request: Request, settings: Settings) -> SubmitByUpload:
-    body = await _read_limited(request, settings.max_upload_bytes + MULTIPART_OVERHEAD, "Uploads")
+    limit = largest_upload(settings)
+    body = await _read_limited(request, limit + MULTIPART_OVERHEAD, "Uploads")
     sent = False
 
     async def replay() -> Message:
@@ -83,9 +94,9 @@ async def _read_multipart(request: Request, settings: Settings) -> SubmitByUploa
         image = form.get("image")
         if not isinstance(image, UploadFile):
             raise ApiError(422, "invalid_request", "image: a file field named `image` is required.")
-        data = await image.read(settings.max_upload_bytes + 1)
-        if len(data) > settings.max_upload_bytes:
-            raise ApiError(413, "payload_too_large", f"Uploads are limited to {settings.max_upload_bytes} bytes.")
+        data = await image.read(limit + 1)
+        if len(data) > limit:
+            raise ApiError(413, "payload_too_large", f"Uploads are limited to {limit} bytes.")
         fields = {name: form[name] for name in SubmitByUpload.model_fields.keys() & form.keys()}
         return _validated(SubmitByUpload, {**fields, "image": data})
     finally:

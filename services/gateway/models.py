@@ -67,7 +67,7 @@ class SubmitByUpload(SubmissionOptions):
 
     source: ClassVar[Literal["upload"]] = "upload"
 
-    image: bytes = Field(repr=False, description="JPEG, PNG or WebP photo.")
+    image: bytes = Field(repr=False, description="JPEG, PNG or WebP photo, or an MP4, MOV or WebM video.")
 
     @model_validator(mode="before")
     @classmethod
@@ -118,6 +118,7 @@ class JobSummary(BaseModel):
     progress: dict[str, int] = Field(default_factory=dict)
     error: ErrorBody | None = None
     cached: bool = False
+    media: str = "photo"
     links: JobLinks
 
 

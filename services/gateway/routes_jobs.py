@@ -13,16 +13,18 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.contract.documents import job_document, job_links
 from services.contract.imaging import ACCEPTED_FORMATS, sniff_format
-from services.contract.record import JobStatus
+from services.contract.record import JobRecord, JobStatus
 from services.contract.retention import purge_job
 from services.contract.schemas import JobDocument, JobResult
 from services.contract.storage import (
     ObjectNotFound,
     StorageUnavailable,
     annotated_key,
+    annotated_video_key,
     original_key,
     result_key,
 )
+from services.contract.video import VIDEO_FORMATS, sniff_video
 from services.gateway.deps import CallerDep, OwnedJobDep, ResourcesDep
 from services.gateway.documents import job_summary
 from services.gateway.errors import ApiError, error_responses
@@ -109,7 +111,7 @@ async def submit_job(
     submission = await read_submission(request, resources.settings)
     created = await run_in_threadpool(submit, resources, caller, submission, idempotency_key)
     request.state.job_id = created.job_id
-    links = job_links(_base_url(request, resources), created.job_id)
+    links = job_links(_base_url(request, resources), created.job_id, created.media)
     response.headers["Location"] = links.self
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -178,14 +180,28 @@ def get_job(request: Request, resources: ResourcesDep, job: OwnedJobDep) -> JobD
 )
 def get_annotated_image(resources: ResourcesDep, job: OwnedJobDep) -> Response:
     """The full-size photo with meshes over manipulated faces; 409 until the job has ended."""
-    record = job.record
-    if record.status == JobStatus.FAILED:
-        raise ApiError(409, "job_failed", "The job failed; it has no annotated image.")
-    if not record.has_result:
-        message = f"The job is {record.status.value}; poll it until it has ended."
-        raise ApiError(409, "not_ready", message, {"Retry-After": "1"})
+    _require_result(job.record)
     data = _object(resources, annotated_key(job.id), "The annotated image is gone.")
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get(
+    "/{job_id}/video",
+    summary="The annotated clip of a video job (H.264 MP4)",
+    responses={
+        200: {"content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}},
+        **error_responses(404, 409, 410, *COMMON_ERRORS),
+    },
+    response_class=Response,
+)
+def get_annotated_video(resources: ResourcesDep, job: OwnedJobDep) -> Response:
+    """The analysed frames with meshes over manipulated tracks; 404 for a photo job, 409 until the job has ended."""
+    record = job.record
+    if record.media != "video":
+        raise ApiError(404, "not_a_video", "This job is a photo; it has no annotated clip.")
+    _require_result(record)
+    data = _object(resources, annotated_video_key(job.id), "The annotated clip is gone.")
+    return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get(
@@ -195,7 +211,7 @@ def get_annotated_image(resources: ResourcesDep, job: OwnedJobDep) -> Response:
         200: {
             "content": {
                 media_type: {"schema": {"type": "string", "format": "binary"}}
-                for media_type in ACCEPTED_FORMATS.values()
+                for media_type in (*ACCEPTED_FORMATS.values(), *VIDEO_FORMATS.values())
             }
         },
         **error_responses(404, 410, *COMMON_ERRORS),
@@ -205,7 +221,8 @@ def get_annotated_image(resources: ResourcesDep, job: OwnedJobDep) -> Response:
 def get_original(resources: ResourcesDep, job: OwnedJobDep) -> Response:
     """The submitted bytes, unchanged, with their detected media type."""
     data = _object(resources, original_key(job.id), "The original photo is gone.")
-    media_type = job.record.media_type or ACCEPTED_FORMATS.get(sniff_format(data) or "", "application/octet-stream")
+    sniffed = ACCEPTED_FORMATS.get(sniff_format(data) or "") or VIDEO_FORMATS.get(sniff_video(data) or "")
+    media_type = job.record.media_type or sniffed or "application/octet-stream"
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -226,6 +243,15 @@ def delete_job(resources: ResourcesDep, job: OwnedJobDep) -> Response:
         raise unavailable("The job store") from exc
     log.info("job deleted", extra={"fields": {"objects_removed": removed}})
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _require_result(record: JobRecord) -> None:
+    """409 unless the job has ended with a result."""
+    if record.status == JobStatus.FAILED:
+        raise ApiError(409, "job_failed", "The job failed; it has no annotated image.")
+    if not record.has_result:
+        message = f"The job is {record.status.value}; poll it until it has ended."
+        raise ApiError(409, "not_ready", message, {"Retry-After": "1"})
 
 
 def _object(resources: Resources, key: str, gone: str) -> bytes:

@@ -29,12 +29,15 @@ from services.contract.storage import (
     ObjectNotFound,
     StorageUnavailable,
     annotated_key,
+    annotated_video_key,
     original_key,
     result_key,
 )
 from services.contract.tasks import notify_job_ended
+from services.contract.video import VideoInfo, inspect_video, sniff_video, video_limits
 from services.gateway.auth import Caller
 from services.gateway.errors import ApiError
+from services.gateway.intake import largest_upload
 from services.gateway.models import Submission, SubmissionOptions, SubmitByUpload
 from services.gateway.resources import Resources
 from services.runtime.fetch import FetchFailed, fetch_image
@@ -46,7 +49,16 @@ log = logging.getLogger("fakeweb.gateway.submit")
 IDEMPOTENCY_KEY = "fakeweb:idem:{tenant}:{digest}"
 CLAIM_TTL_S = 120
 # The provenance too: the same bytes carry the same credentials (read against the trust list of that day).
-PROGRESS_COPIED = ("faces_total", "faces_judgeable", "faces_scored", "faces_annotated", "chunks_total", "provenance")
+PROGRESS_COPIED = (
+    "faces_total",
+    "faces_judgeable",
+    "faces_scored",
+    "faces_annotated",
+    "chunks_total",
+    "frames_total",
+    "frames_detected",
+    "provenance",
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class Created:
     job_id: str
     status: str
     replayed: bool = False
+    media: str = "photo"
 
 
 def unavailable(part: str) -> ApiError:
@@ -144,13 +157,14 @@ def _create(
     submitted: dict[str, Any],
     job_id: str,
     data: bytes,
-    info: ImageInfo,
+    info: ImageInfo | VideoInfo,
     sha256: str,
     claim_key: str | None,
 ) -> Created:
     settings = resources.settings
     spec = model_spec(settings) if settings.result_cache_ttl_s > 0 else None
     scope = SHARED_SCOPE if settings.result_cache_shared else f"tenant-{caller.tenant}"
+    media = "video" if isinstance(info, VideoInfo) else "photo"
     record = JobRecord(
         **submitted,
         sha256=sha256,
@@ -158,6 +172,8 @@ def _create(
         width=info.width,
         height=info.height,
         media_type=info.media_type,
+        media=media,
+        duration_s=info.duration_s if isinstance(info, VideoInfo) else None,
         model_spec=spec or "",
         cache_scope=scope,
         cache_ttl_s=settings.result_cache_ttl_s,
@@ -185,7 +201,7 @@ def _create(
             resources.jobs.redis.expire(claim_key, settings.idempotency_ttl_s)
     except (redis.RedisError, OSError) as exc:
         raise unavailable("The job queue") from exc
-    return Created(job_id=job_id, status=status)
+    return Created(job_id=job_id, status=status, media=record.media)
 
 
 def _reuse(resources: Resources, caller: Caller, job_id: str, source: str, record: JobRecord) -> str | None:
@@ -194,7 +210,8 @@ def _reuse(resources: Resources, caller: Caller, job_id: str, source: str, recor
     if earlier is None or not earlier.has_result:
         return None
     try:
-        for key in (result_key, annotated_key):
+        keys = [result_key, annotated_key] + ([annotated_video_key] if earlier.media == "video" else [])
+        for key in keys:
             resources.store.copy(key(source), key(job_id))
     except ObjectNotFound:
         log.info("cached result is gone; scoring again")
@@ -231,7 +248,7 @@ def _replay(resources: Resources, claim_key: str, fingerprint: str) -> Created |
             {"Retry-After": "1"},
         )
     job_id_var.set(job_id)
-    return Created(job_id=job_id, status=record.status.value, replayed=True)
+    return Created(job_id=job_id, status=record.status.value, replayed=True, media=record.media)
 
 
 def _release_claim(resources: Resources, claim_key: str, job_id: str) -> None:
@@ -250,7 +267,7 @@ def _fetch(resources: Resources, url: str) -> bytes:
             url,
             resources.policy,
             timeout_s=settings.url_fetch_timeout_s,
-            max_bytes=settings.max_upload_bytes,
+            max_bytes=largest_upload(settings),
             max_redirects=settings.url_fetch_max_redirects,
         )
     except UrlRefused as exc:
@@ -259,13 +276,17 @@ def _fetch(resources: Resources, url: str) -> bytes:
         raise ApiError(exc.status, exc.code, f"url: {exc.message}") from exc
 
 
-def _check_image(resources: Resources, data: bytes) -> ImageInfo:
+def _check_image(resources: Resources, data: bytes) -> ImageInfo | VideoInfo:
+    """A photo's or a video's header checked against its limits (a video is never decoded here)."""
     settings = resources.settings
     try:
-        info = check_pixels(data, settings.max_pixels, settings.max_side)
+        if data and sniff_video(data) is not None:
+            return inspect_video(data, video_limits(settings))
+        if len(data) > settings.max_upload_bytes:
+            raise ApiError(413, "payload_too_large", f"Photos are limited to {settings.max_upload_bytes} bytes.")
+        return check_pixels(data, settings.max_pixels, settings.max_side)
     except ImageRejected as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
-    return info
 
 
 def _fingerprint(submission: Submission, options: dict[str, Any]) -> str:

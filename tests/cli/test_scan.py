@@ -147,6 +147,26 @@ def test_a_url_the_gateway_refuses_gives_its_reason_and_a_nonzero_exit(cli, loca
     assert entry["error"]["http_status"] == refusal.status_code
 
 
+def test_scan_a_video_saves_the_poster_and_the_clip_and_lists_each_person(cli, shared_data, tmp_path):
+    from tests.support.videos import two_person_clip
+
+    clip = tmp_path / "two.mp4"
+    clip.write_bytes(two_person_clip(shared_data, seconds=2.0))
+
+    result = cli("scan", clip, "--json")
+
+    assert result.returncode == 0, result.stderr
+    [entry] = json.loads(result.stdout)
+    assert entry["job"]["media"] == "video" and len(entry["job"]["tracks"]) == 2
+    assert entry["output"] == str(tmp_path / "two.fakeweb.jpg")
+    assert entry["video_output"] == str(tmp_path / "two.fakeweb.mp4")
+    assert (tmp_path / "two.fakeweb.mp4").read_bytes()[4:8] == b"ftyp"
+
+    table = cli("scan", clip)  # answered from the result cache: same rows
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.count("person, 4 frames") == 2
+
+
 def test_scan_prints_a_line_on_the_content_credentials_and_their_disagreement(cli, local_stack, shared_data, tmp_path):
     authority = TestAuthority(name="CLI Test Root")
     authority.trust_in(local_stack.settings.provenance_trust_anchors)

@@ -19,10 +19,19 @@ FINAL = {"completed", "failed", "no_face"}
 DEV_KEY_HEADER = {"X-API-Key": "fakeweb-dev-key"}
 
 
-def submit_and_wait(gateway_url: str, photo: bytes, timeout_s: float = 120, **form) -> tuple[str, dict, list[dict]]:
-    """Submit a photo; poll until the job ends; return its id, final document and every status seen."""
+def submit_and_wait(
+    gateway_url: str,
+    photo: bytes,
+    timeout_s: float = 120,
+    upload: tuple[str, str] = ("photo.jpg", "image/jpeg"),
+    **form,
+) -> tuple[str, dict, list[dict]]:
+    """Submit a photo (or a video, named and typed by ``upload``); poll until the job ends.
+
+    Returns the job's id, its final document and every status seen.
+    """
     with httpx.Client(base_url=gateway_url, timeout=30, headers=DEV_KEY_HEADER) as client:
-        answer = client.post("/v1/jobs", files={"image": ("photo.jpg", photo, "image/jpeg")}, data=form)
+        answer = client.post("/v1/jobs", files={"image": (upload[0], photo, upload[1])}, data=form)
         assert answer.status_code == 202, answer.text
         job_id = answer.json()["id"]
         assert answer.headers["location"].endswith(f"/v1/jobs/{job_id}")

@@ -85,3 +85,22 @@ def test_unknown_body_type_and_broken_json(client):
     broken = client.post("/v1/jobs", content=b"{", headers={**ALPHA, "Content-Type": "application/json"})
     assert broken.status_code == 400
     assert broken.json()["error"]["code"] == "malformed_body"
+
+
+def test_url_video_is_recognised_by_its_bytes_whatever_the_server_calls_it(client, backends, shared_data):
+    from tests.support.videos import two_person_clip
+
+    clip = two_person_clip(shared_data, seconds=1.0)
+    with local_server({"/clip": Reply(200, clip, {"Content-Type": "application/octet-stream"})}) as server:
+        answer = post_url(client, server.url("/clip"))
+    assert answer.status_code == 202, answer.text
+    job_id = answer.json()["id"]
+    assert answer.json()["links"]["video"].endswith(f"/v1/jobs/{job_id}/video")
+    assert backends.store.get_bytes(original_key(job_id)) == clip
+    record = backends.redis.hgetall(f"fakeweb:job:{job_id}")
+    assert (record["media"], record["media_type"], record["width"], record["duration_s"]) == (
+        "video",
+        "video/mp4",
+        "866",
+        "1.0",
+    )

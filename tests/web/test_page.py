@@ -298,6 +298,47 @@ def test_recent_jobs_reopen_a_result_drawn_over_the_stored_original(browser, pag
         assert browser.execute_script(THUMB_SPREAD, row.find_element(By.CSS_SELECTOR, ".thumb")) > 30
 
 
+# The clip element's state once it has loaded what it can: a browser without H.264 reports an error.
+CLIP_STATE = """
+const clip = document.querySelector('.job .clip');
+return {hidden: clip.hidden, src: clip.src, ready: clip.readyState, width: clip.videoWidth,
+        duration: clip.duration, error: clip.error && clip.error.code};
+"""
+
+
+def test_page_takes_a_video_plays_the_annotated_clip_and_lists_each_person(
+    browser, page_url, local_stack, shared_data, tmp_path
+):
+    from tests.support.videos import two_person_clip
+
+    clip = tmp_path / "two-people.mp4"
+    clip.write_bytes(two_person_clip(shared_data, seconds=3.0))
+    browser.get(page_url)
+    browser.execute_script(f"localStorage.setItem('fakeweb.apiKey', {stack_api_key(local_stack.settings)!r})")
+    browser.get(page_url)
+
+    browser.find_element(By.ID, "file-input").send_keys(str(clip))
+    card = wait_for(browser, card_ended, message="the video job card never showed a result")
+    assert card.get_attribute("data-status") == "completed", card.find_element(By.CSS_SELECTOR, ".job-error").text
+
+    rows = card.find_elements(By.CSS_SELECTOR, ".face")
+    assert [row.find_element(By.CSS_SELECTOR, ".face-name").text for row in rows] == ["Person 1", "Person 2"]
+    for row in rows:
+        assert row.find_element(By.CSS_SELECTOR, ".verdict").text.lower() in ("manipulated", "genuine")
+        assert "seen in 6 frames" in row.find_element(By.CSS_SELECTOR, ".face-meta").text
+        assert browser.execute_script(THUMB_SPREAD, row.find_element(By.CSS_SELECTOR, ".thumb")) > 30  # the timeline
+    assert "2 people in 6 frames" in card.find_element(By.CSS_SELECTOR, ".summary").text
+
+    def clip_loaded(driver):
+        state = driver.execute_script(CLIP_STATE)
+        return state if state["ready"] >= 1 or state["error"] else None
+
+    state = wait_for(browser, clip_loaded, 30)
+    assert state["error"] is None, f"the browser cannot play the annotated clip: {state}"
+    assert (state["hidden"], state["width"], round(state["duration"])) == (False, 906, 3)
+    assert state["src"].startswith("blob:")
+
+
 def test_content_credentials_show_in_a_panel_with_a_badge_and_the_disagreement(
     browser, page_url, local_stack, shared_data, tmp_path
 ):

@@ -35,6 +35,7 @@
     too_small: "Too small to judge",
     too_blurry: "Too blurry to judge",
     cut_off: "Cut off by the photo's edge",
+    too_few_frames: "Scored in too few frames to judge",
   };
   const { GREY, probabilityColour, rgb, textOn } = globalThis.FakeWebPalette; // palette.js
   const GENUINE_BOX = [60, 220, 90];
@@ -266,6 +267,7 @@
       this.abort.abort();
       this.resizeObserver.disconnect();
       if (this.imageUrl) URL.revokeObjectURL(this.imageUrl);
+      if (this.clipUrl) URL.revokeObjectURL(this.clipUrl);
       this.el.remove();
     }
 
@@ -357,7 +359,9 @@
         else if (doc.status === "running" && i === current) state = "active";
         else if (doc.status === "failed" && i === current) state = "failed";
         let detail = "";
-        if (stage === "detect" && progress.faces_total != null) {
+        if (stage === "detect" && progress.frames_total != null && progress.faces_total == null) {
+          detail = `frame ${progress.frames_detected || 0}/${progress.frames_total}`;
+        } else if (stage === "detect" && progress.faces_total != null) {
           detail = `${progress.faces_total} face${progress.faces_total === 1 ? "" : "s"}`;
         } else if (stage === "classify" && progress.faces_judgeable != null) {
           detail = `${progress.faces_scored || 0}/${progress.faces_judgeable}`;
@@ -423,6 +427,10 @@
     }
 
     async showResult() {
+      if (this.doc.media === "video") {
+        await this.showVideoResult();
+        return;
+      }
       const doc = this.doc;
       this.threshold = doc.threshold;
       const slider = $(".threshold", this.el);
@@ -443,6 +451,89 @@
       this.buildFaceList(faces);
       this.restyle();
       this.el.dataset.ready = "true";
+    }
+
+    // A video: the annotated clip plays in place of the canvas; one list entry per tracked person,
+    // its thumbnail a timeline of the person's frame scores (threshold as a dashed line).
+    async showVideoResult() {
+      const doc = this.doc;
+      try {
+        const blob = await (await api(`/v1/jobs/${this.jobId}/video`, { signal: this.abort.signal })).blob();
+        this.clipUrl = URL.createObjectURL(blob);
+      } catch (err) {
+        if (err.name === "AbortError") return;
+        this.showError(err.message);
+        return;
+      }
+      if (this.closed) return;
+      const clip = $(".clip", this.el);
+      clip.src = this.clipUrl;
+      clip.hidden = false;
+      this.canvas.hidden = true;
+      this.threshold = doc.threshold;
+      $(".result", this.el).hidden = false;
+      for (const selector of [".threshold-control", ".switch", ".dl-view"]) $(selector, this.el).hidden = true;
+      const tracks = doc.tracks || [];
+      const list = $(".faces", this.el);
+      list.replaceChildren();
+      for (const track of tracks) {
+        const li = $("#face-template").content.firstElementChild.cloneNode(true);
+        li.dataset.track = track.track;
+        li.dataset.verdict = track.verdict;
+        $(".face-name", li).textContent = `Person ${track.track + 1}`;
+        const badge = $(".verdict", li);
+        badge.className = `verdict ${track.verdict}`;
+        badge.textContent = track.verdict;
+        const p = track.manipulated_probability;
+        const bar = $(".bar", li);
+        bar.hidden = p == null;
+        if (p != null) {
+          $(".bar-fill", li).style.width = percent(p);
+          $(".bar-fill", li).style.background = rgb(probabilityColour(p));
+          $(".bar-mark", li).style.left = `calc(${percent(doc.threshold)} - 1px)`;
+          bar.setAttribute("aria-label", `Manipulated: ${percent(p)} likely`);
+        }
+        const meta = [p != null ? `${percent(p)} likely manipulated` : REASONS[track.reason] || "Not judged"];
+        meta.push(`seen in ${track.frames_seen} frames, ${track.first_s.toFixed(1)}–${track.last_s.toFixed(1)} s`);
+        if (track.model) meta.push(`model ${track.model.name} v${track.model.version}`);
+        $(".face-meta", li).textContent = meta.join(" · ");
+        this.drawTimeline($(".thumb", li), track.timeline, (doc.video && doc.video.duration_s) || track.last_s || 1);
+        li.addEventListener("click", () => {
+          clip.currentTime = track.first_s;
+        });
+        list.append(li);
+      }
+      const judged = tracks.filter((track) => track.verdict !== "unjudgeable");
+      const fakes = judged.filter((track) => track.verdict === "manipulated").length;
+      $(".summary", this.el).textContent = tracks.length
+        ? `${tracks.length} ${tracks.length === 1 ? "person" : "people"} in ${doc.video.frames_analysed} frames: ${fakes} manipulated`
+        : "No face in the analysed frames.";
+      this.el.dataset.ready = "true";
+    }
+
+    drawTimeline(canvas, timeline, duration) {
+      const size = 144;
+      canvas.width = size;
+      canvas.height = size;
+      const ctx = canvas.getContext("2d");
+      ctx.fillStyle = "#222";
+      ctx.fillRect(0, 0, size, size);
+      const x = (t) => 4 + ((size - 8) * t) / duration;
+      const y = (p) => size - 4 - (size - 8) * p;
+      ctx.strokeStyle = "#888";
+      ctx.setLineDash([4, 4]);
+      ctx.beginPath();
+      ctx.moveTo(0, y(this.threshold));
+      ctx.lineTo(size, y(this.threshold));
+      ctx.stroke();
+      ctx.setLineDash([]);
+      for (const point of timeline) {
+        const p = point.manipulated_probability;
+        ctx.fillStyle = p == null ? rgb(GREY) : rgb(probabilityColour(p));
+        ctx.beginPath();
+        ctx.arc(x(point.time_s), p == null ? size / 2 : y(p), 4, 0, 2 * Math.PI);
+        ctx.fill();
+      }
     }
 
     buildFaceList(faces) {
@@ -668,10 +759,10 @@
   }
 
   function submitFiles(files) {
-    const images = [...files].filter((file) => !file.type || file.type.startsWith("image/"));
+    const images = [...files].filter((file) => !file.type || /^(image|video)\//.test(file.type));
     const error = $("#submit-error");
     if (images.length === 0) {
-      error.textContent = "Those files are not images. Choose JPEG, PNG or WebP photos.";
+      error.textContent = "Those files are not photos or videos. Choose JPEG, PNG or WebP photos, or MP4, MOV or WebM videos.";
       error.hidden = false;
       return;
     }
