@@ -43,6 +43,7 @@
     .panel canvas { display: block; max-width: 100%; height: auto; border-radius: 6px; }
     .panel ol { margin: 8px 0 0; padding-left: 20px; }
     .panel .error { color: #fecaca; }
+    .panel .credentials { margin: 8px 0 0; color: #cbd5e1; }
     .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 3px; margin-right: 6px; }
   `;
 
@@ -291,6 +292,14 @@
       list.append(item);
     }
     panel.append(list);
+    // What the file says about itself (Content Credentials, XMP source type), beside the verdicts.
+    const provenance = answer.provenance || { status: "pending" };
+    const credentials = document.createElement("p");
+    credentials.className = "credentials";
+    credentials.dataset.provenance = provenance.status;
+    const declared = { "ai-generated": " · declares AI generation", edited: " · declares edits" }[provenance.badge] || "";
+    credentials.textContent = `Content Credentials: ${provenance.status}${declared}. ${answer.summary || ""}`.trim();
+    panel.append(credentials);
   }
 
   // ------------------------------------------------------------ on and off

@@ -390,7 +390,7 @@ const handlers = {
       const bytes = new Uint8Array(image);
       let text = "";
       for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-      return { data: btoa(text), faces: doc.faces };
+      return { data: btoa(text), faces: doc.faces, provenance: doc.provenance, summary: doc.summary };
     } catch (error) {
       return { error: error.message };
     }

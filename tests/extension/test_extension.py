@@ -286,6 +286,10 @@ def test_extension_checks_every_face_sized_picture_and_shows_the_verdicts(
     assert (int(canvas.get_property("width")), int(canvas.get_property("height"))) == size
     rows = host.find_elements(By.CSS_SELECTOR, ".panel li")
     assert len(rows) == len(documents[target]["faces"])
+    # the file's Content Credentials beside the verdicts, as the job document states them
+    credentials = host.find_element(By.CSS_SELECTOR, ".panel p.credentials")
+    assert credentials.get_attribute("data-provenance") == documents[target]["provenance"]["status"]
+    assert documents[target]["summary"] in credentials.text
     (artifacts / "extension-panel.png").write_bytes(full_page_png(driver))
     host.find_element(By.CSS_SELECTOR, ".panel button.close").click()
     assert not host.find_elements(By.CSS_SELECTOR, ".panel")
