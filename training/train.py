@@ -258,7 +258,8 @@ def blend_with_probe(
     from training.ensemble import fit_blend
     from training.finetune import selection_score
 
-    probe_args = argparse.Namespace(**{**vars(args), "method": "probe", "residual": "on", "balance": "off"})
+    # The probe keeps its own learning rate: --lr is the fine-tune's (a second stage's is low for a head).
+    probe_args = argparse.Namespace(**{**vars(args), "method": "probe", "residual": "on", "balance": "off", "lr": None})
     probe, probe_record, _ = run_probe(
         probe_args,
         weights_file(args),
