@@ -248,6 +248,7 @@ def stack_phase(
             **cache_run,
         }
 
+        single = bench_stack.worker_processes()
         log("stack: adding a second process per worker type")
         bench_stack.add_workers()
         processes = bench_stack.worker_processes()
@@ -266,7 +267,7 @@ def stack_phase(
         "inprocess_samples": local,
         "stack": {
             "photo": REFERENCE.name,
-            "worker_processes": {"detector": 1, "classifier": 1, "annotator": 1},
+            "worker_processes": single,
             "runs": runs,
         },
         "stack_scaled": {"photo": REFERENCE.name, "worker_processes": processes, "runs": scaled_runs},

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.servers import PIPELINE_WORKERS
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,8 +75,9 @@ def test_overhead_comes_from_pairs_of_the_same_photo(results):
 
 def test_scaling_and_cache_scenarios_did_what_they_say(results):
     scenarios = results["scenarios"]
-    assert scenarios["stack"]["worker_processes"] == {"detector": 1, "classifier": 1, "annotator": 1}
-    assert scenarios["stack_scaled"]["worker_processes"] == {"detector": 2, "classifier": 2, "annotator": 2}
+    assert scenarios["stack"]["worker_processes"] == dict.fromkeys(PIPELINE_WORKERS, 1)
+    assert scenarios["stack_scaled"]["worker_processes"] == dict.fromkeys(PIPELINE_WORKERS, 2)
+    assert {"detector", "classifier", "annotator"} <= set(PIPELINE_WORKERS)
     cache = scenarios["result_cache"]
     assert cache["first_submission_cached"] is False
     answered, total = map(int, cache["answered_from_cache"].split("/"))
