@@ -73,7 +73,7 @@ def test_compose_config_parses_and_keeps_its_base_path_when_the_cli_edits_it(tmp
     assert (entry.name, entry.base_path, dict(entry.version_labels)) == (
         "fakeweb",
         "/models/fakeweb",
-        {"stable": 3, "previous": 2},
+        {"stable": 4, "previous": 3},
     )
     copy = tmp_path / "models.config"
     copy.write_text(source.read_text())
