@@ -227,20 +227,34 @@ def run_finetune(
     return network, {"sbi": args.sbi != "off", **record}
 
 
-def choose_tta(args: argparse.Namespace, network: object, val_items: list[Item], val_faces: list[FaceCrops]) -> object:
-    """The network with mirror averaging (``--tta flip``), or whichever of the two scores better on validation."""
-    from training.export import FlipAveraged
+def validation_selection(
+    args: argparse.Namespace, name: str, network: object, val_items: list[Item], val_faces: list[FaceCrops]
+) -> float:
+    """A candidate's selection score (mean per-source validation AUC, training.finetune), logged under ``name``."""
     from training.finetune import selection_score
+
+    per_source = validation_auc_per_source(args, network, val_items, val_faces)
+    score = selection_score(per_source, sorted({i.source for i in val_items}))
+    log(f"{name}: validation selection {score:.4f} {json.dumps(per_source)}")
+    return score
+
+
+def choose_tta(
+    args: argparse.Namespace, network: object, val_items: list[Item], val_faces: list[FaceCrops]
+) -> tuple[object, float | None]:
+    """The network with mirror averaging (``--tta flip``), or whichever of the two scores better on validation,
+    with its selection score (None when nothing was scored)."""
+    from training.export import FlipAveraged
 
     candidates = {"off": network, "flip": FlipAveraged(network)}
     if args.tta == "flip":
-        return candidates["flip"]
-    scored = {}
-    for name, candidate in candidates.items():
-        per_source = validation_auc_per_source(args, candidate, val_items, val_faces)
-        scored[name] = selection_score(per_source, sorted({i.source for i in val_items}))
-        log(f"tta={name}: validation selection {scored[name]:.4f} {json.dumps(per_source)}")
-    return candidates[max(scored, key=scored.get)]
+        return candidates["flip"], None
+    scored = {
+        name: validation_selection(args, f"tta={name}", candidate, val_items, val_faces)
+        for name, candidate in candidates.items()
+    }
+    chosen = max(scored, key=scored.get)
+    return candidates[chosen], scored[chosen]
 
 
 def blend_with_probe(
@@ -253,10 +267,13 @@ def blend_with_probe(
     split: dict[str, list[Item]],
     faces: dict[str, list[FaceCrops]],
     detector: str,
+    finetuned_selection: float | None = None,
 ) -> tuple[object, dict[str, object]]:
-    """The fine-tuned network blended with a probe trained on the same split (v2's recipe), if validation gains."""
+    """The fine-tuned network blended with a probe trained on the same split (v2's recipe), if validation gains.
+
+    ``finetuned_selection`` is the fine-tuned network's selection score when the caller has it already.
+    """
     from training.ensemble import fit_blend
-    from training.finetune import selection_score
 
     # The probe keeps its own learning rate: --lr is the fine-tune's (a second stage's is low for a head).
     probe_args = argparse.Namespace(**{**vars(args), "method": "probe", "residual": "on", "balance": "off", "lr": None})
@@ -273,11 +290,12 @@ def blend_with_probe(
         log,
     )
     blend = fit_blend({"finetuned": finetuned, "probe": probe}, split["val"], faces["val"], args.input_size, log)
-    scored = {}
-    for name, candidate in (("finetuned", finetuned), ("blend", blend)):
-        per_source = validation_auc_per_source(args, candidate, split["val"], faces["val"])
-        scored[name] = selection_score(per_source, sorted({i.source for i in split["val"]}))
-        log(f"{name}: validation selection {scored[name]:.4f} {json.dumps(per_source)}")
+    if finetuned_selection is None:
+        finetuned_selection = validation_selection(args, "finetuned", finetuned, split["val"], faces["val"])
+    scored = {
+        "finetuned": finetuned_selection,
+        "blend": validation_selection(args, "blend", blend, split["val"], faces["val"]),
+    }
     record = {**probe_record, "method": "probe (blend member)", "blend": blend.blend_weights, "selection": scored}
     return (blend if scored["blend"] > scored["finetuned"] else finetuned), record
 
@@ -371,11 +389,21 @@ def main(argv: list[str] | None = None) -> int:
             log(f"finetune-only: stopped after epoch {chosen['stopped_after']}, nothing exported")
             return 0
         variant_records = [chosen]
+        selection = None
         if args.tta != "off":
-            network = choose_tta(args, network, split["val"], faces["val"])
+            network, selection = choose_tta(args, network, split["val"], faces["val"])
         if args.with_probe == "on":
             network, probe_record = blend_with_probe(
-                args, network, train_crops, train_targets, train_sources, landmarks, split, faces, cache.version
+                args,
+                network,
+                train_crops,
+                train_targets,
+                train_sources,
+                landmarks,
+                split,
+                faces,
+                cache.version,
+                selection,
             )
             variant_records.append(probe_record)
     if not setup.is_chief:
