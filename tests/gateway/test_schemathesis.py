@@ -6,42 +6,23 @@ Bounded: a few examples per operation, no shrinking; the whole run stays well un
 
 from __future__ import annotations
 
-import threading
-import time
-
-import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from deploy.local.stack import free_port
 from services.gateway.app import create_app
 from tests.gateway.conftest import ALPHA_KEY, gateway_settings
+from tests.support.servers import live_app
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def live_gateway(backends):
-    port = free_port()
-    app = create_app(gateway_settings(backends, ssrf_allowlist="", url_fetch_timeout_s=1.0))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_app(create_app(gateway_settings(backends, ssrf_allowlist="", url_fetch_timeout_s=1.0))) as base:
+        yield base
 
 
 OPERATIONS = [result.ok() for result in schemathesis.openapi.from_dict(create_app().openapi()).get_all_operations()]

@@ -7,21 +7,19 @@ and once the first job has ended the retry is accepted.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import httpx
 import pytest
 import redis
-import uvicorn
 from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from deploy.local.stack import free_port
 from services.contract.jobs import JobStatus, JobStore
 from services.gateway.app import create_app
 from tests.support.images import jpeg_bytes
+from tests.support.servers import live_app
 
 pytestmark = pytest.mark.e2e
 
@@ -38,21 +36,8 @@ def capped_gateway(backends):
     settings = backends.settings.model_copy(
         update={"redis_url": url, "max_active_jobs_per_tenant": 1, "overload_retry_after_s": 1, "rate_limit_per_s": 0.0}
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield base, JobStore(client)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_app(create_app(settings)) as base:
+        yield base, JobStore(client)
     client.flushdb()
 
 
