@@ -19,7 +19,8 @@ import numpy as np
 
 from bench.detector_recall import REPO, data_dir
 from services.contract.imaging import decode_rgb
-from services.detector import full_range
+from services.contract.settings import get_settings
+from services.detector import blazeface, full_range
 from services.detector.engine import detect_faces
 
 SIZES_MP = (0.5, 2, 12, 24)
@@ -51,6 +52,25 @@ def full_range_call_ms(tile: np.ndarray, calls: int = 100) -> dict[str, float]:
     return timings
 
 
+def batched_ms_per_tile(tile: np.ndarray, batch: int = full_range.MAX_BATCH, calls: int = 10) -> float:
+    """Median ms per tile of ``detect_many`` on ``batch`` copies of ``tile`` (one model call per batch)."""
+    tiles = [tile] * batch
+    full_range.detect_many(tiles)
+    seconds = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        full_range.detect_many(tiles)
+        seconds.append(time.perf_counter() - start)
+    return round(1000 * float(np.median(seconds)) / batch, 2)
+
+
+def tile_count(image: np.ndarray, tile_px: int) -> int:
+    """Full-range tiles of the pyramid below the whole photo."""
+    height, width = image.shape[:2]
+    tile_px = tile_px or max(blazeface.MODEL_INPUT, round(get_settings().min_face_px / blazeface.SMALLEST_SHARE))
+    return sum(len(blazeface.level_tiles(image, side)) for side in blazeface.pyramid_tiles(width, height, tile_px))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
@@ -58,6 +78,7 @@ def main() -> None:
     parser.add_argument("--photo", default="wild_press_photos/real/img38.jpg")
     parser.add_argument("--tile-px", type=int, default=0, help="smallest tile side (0: from min_face_px)")
     parser.add_argument("--mp", type=float, nargs="*", default=list(SIZES_MP))
+    parser.add_argument("--out", default="", help="file name under bench/results (default from engine and tile)")
     args = parser.parse_args()
 
     base = decode_rgb((data_dir() / args.photo).read_bytes(), 50_000_000, 12_000)
@@ -67,12 +88,15 @@ def main() -> None:
         "photo": args.photo,
         "runs": args.runs,
         "tile_px": args.tile_px,
+        "detector_threads": get_settings().detector_threads,
         "by_mp": {},
     }
     if args.engine == "blazeface":
         tile = np.ascontiguousarray(photo_of(0.5, base)[:192, :192])
         report["full_range_call_ms"] = full_range_call_ms(tile)
         print(f"one full-range call on a 192 px tile, median ms: {report['full_range_call_ms']}", flush=True)
+        report["batched_ms_per_tile"] = batched_ms_per_tile(tile)
+        print(f"batches of {full_range.MAX_BATCH} tiles, median ms per tile: {report['batched_ms_per_tile']}")
     for mp in args.mp:
         image = photo_of(mp, base)
         seconds = []
@@ -84,18 +108,20 @@ def main() -> None:
             "width": image.shape[1],
             "height": image.shape[0],
             "faces": len(faces),
+            "tiles": tile_count(image, args.tile_px) if args.engine == "blazeface" else 0,
             "median_s": round(float(np.median(seconds)), 3),
             "min_s": round(min(seconds), 3),
         }
         report["by_mp"][str(mp)] = row
         print(
             f"{mp:>4} MP {image.shape[1]}x{image.shape[0]}: median {row['median_s']} s, min {row['min_s']} s, "
-            f"{len(faces)} faces",
+            f"{len(faces)} faces, {row['tiles']} tiles",
             flush=True,
         )
     report["load_average"] = os.getloadavg()
     name = "detector_latency" + ("" if args.engine == "blazeface" else f"_{args.engine}")
     name += f"_tile{args.tile_px}.json" if args.tile_px else ".json"
+    name = args.out or name
     (REPO / "bench" / "results" / name).write_text(json.dumps(report, indent=2) + "\n")
 
 

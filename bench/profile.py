@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
 
 # (label, module file suffix, function): the parts a reader of the results asks about.
 HOT_SPOTS = (
-    ("detector: tile pyramid (full-range BlazeFace per tile)", "services/detector/blazeface.py", "tile_level"),
+    ("detector: tile pyramid (full-range BlazeFace, batched tiles)", "services/detector/blazeface.py", "tile_pyramid"),
     ("detector: close-up pass (short-range BlazeFace)", "services/detector/blazeface.py", "close_ups"),
     ("detector: judgeability checks", "services/detector/quality.py", "unjudgeable_reason"),
     ("crop policy", "services/contract/crop_policy.py", "crop"),

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         0.6, gt=0, le=1, description="Faces with less of their box inside the photo are `cut_off`."
     )
     detector_tile_px: int = Field(0, ge=0, description="Detector tile side in pixels; 0 derives it from `min_face_px`.")
+    detector_threads: int = Field(
+        1,
+        ge=0,
+        description="Threads of each detector model call (LiteRT/XNNPACK on the tile batches); 0: every core the "
+        "process may use. More than 1 shortens one photo's detection but not a busy stack's throughput.",
+    )
     annotate_genuine_boxes: bool = Field(True, description="Draw a thin green box around genuine faces.")
     annotate_unjudgeable_boxes: bool = Field(True, description="Draw a grey dashed box around unjudgeable faces.")
     max_video_bytes: int = Field(

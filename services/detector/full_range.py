@@ -1,7 +1,9 @@
 """MediaPipe's full-range BlazeFace model run directly through LiteRT, for the detector's many tiles.
 
-The tile pyramid calls the full-range model dozens of times per photo; MediaPipe's graph adds 1-2 ms
-to the model's ~4.5 ms on every call (``bench/detector_latency.py`` times both). This
+The tile pyramid runs the full-range model on dozens of tiles per photo; MediaPipe's graph adds 1-2 ms
+to the model's ~4.5 ms on every call (``bench/detector_latency.py`` times both), and one call per tile
+pays the interpreter's per-call cost each time, so ``detect_many`` stacks up to ``MAX_BATCH`` tiles
+into one call (the batch dimension resizes; each tile's answer is the one it gets alone). This
 module loads the same ``face_detection_full_range_sparse.tflite`` from the mediapipe wheel and
 repeats what MediaPipe's ``FaceDetectionFullRange`` graph does around it: letterbox to 192x192,
 scale to [-1, 1], decode the 48x48 anchor grid (one fixed-size anchor per 4 px cell; box centre,
@@ -13,6 +15,7 @@ differently, so the detector keeps MediaPipe for its one whole-photo pass.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,8 @@ SCORE_CLIP = 100.0
 # The score threshold inside MediaPipe's full-range graph (its Python `min_detection_confidence`
 # does not reach it): with it, this module finds exactly the faces MediaPipe finds.
 MIN_SCORE = 0.6
+# Most tiles per model call: 32 inputs are 14 MB of float32; larger batches gain nothing measurable.
+MAX_BATCH = 32
 # Where positions and sizes sit in a decoded candidate (x, y, w, h, then x, y of each keypoint).
 X_POSITIONS = [0, *range(4, 4 + 2 * KEYPOINTS, 2)]
 Y_POSITIONS = [1, *range(5, 4 + 2 * KEYPOINTS, 2)]
@@ -54,30 +59,47 @@ ANCHORS = _anchors()
 
 
 class LiteRtFullRange(HeldModel[Any]):
-    """The full-range ``.tflite`` in a LiteRT interpreter (one thread): one call per 192 px input."""
+    """The full-range ``.tflite`` in a LiteRT interpreter: a batch of 192 px inputs per call.
 
-    def __init__(self) -> None:
+    The model's batch dimension resizes (its outputs come back as one ``[1, n * 2304, k]`` run,
+    tile after tile); the interpreter is re-allocated only when the batch size changes. XNNPACK
+    runs each call on ``FAKEWEB_DETECTOR_THREADS`` threads.
+    """
+
+    def __init__(self, threads: int | None = None) -> None:
         super().__init__("blazeface full-range (LiteRT)")
+        self.threads = threads  # None: FAKEWEB_DETECTOR_THREADS, read when the model is made
+        self._batch = 0
 
     def _load(self) -> Any:
         from ai_edge_litert.interpreter import Interpreter
 
+        from services.contract.settings import get_settings
+
         path = model_path()
-        interpreter = Interpreter(model_path=str(path), num_threads=1)
+        threads = get_settings().detector_threads if self.threads is None else self.threads
+        threads = threads or len(os.sched_getaffinity(0))
+        interpreter = Interpreter(model_path=str(path), num_threads=threads)
         interpreter.allocate_tensors()
-        self.version = path.name
+        self._batch = 1
+        self.version = f"{path.name}, {threads} thread{'s' if threads > 1 else ''}"
         return interpreter
 
     def _warm_up(self, model: Any) -> None:
-        self._predict(model, np.zeros((INPUT, INPUT, 3), np.float32))
+        self._predict(model, np.zeros((MAX_BATCH, INPUT, INPUT, 3), np.float32))
 
-    def _predict(self, model: Any, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _predict(self, model: Any, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (inp,) = model.get_input_details()
-        model.set_tensor(inp["index"], tensor[None])
+        count = batch.shape[0]
+        if count != self._batch:
+            model.resize_tensor_input(inp["index"], [count, INPUT, INPUT, 3])
+            model.allocate_tensors()
+            self._batch = count
+        model.set_tensor(inp["index"], batch)
         model.invoke()
         # get_tensor returns copies, so the arrays outlive the next call.
-        outputs = {tuple(o["shape"]): model.get_tensor(o["index"]) for o in model.get_output_details()}
-        return outputs[(1, GRID * GRID, 16)][0], outputs[(1, GRID * GRID, 1)][0, :, 0]
+        outputs = {int(o["shape"][-1]): model.get_tensor(o["index"]) for o in model.get_output_details()}
+        return outputs[16].reshape(count, GRID * GRID, 16), outputs[1].reshape(count, GRID * GRID)
 
 
 # One interpreter per process, made on first use (or at the worker's start-up), never before a fork.
@@ -102,8 +124,8 @@ def letterbox(image_rgb: np.ndarray) -> tuple[np.ndarray, tuple[float, float, fl
 
 
 def raw_outputs(tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One model call on a ``[192, 192, 3]`` float input in [-1, 1]: regressors ``[2304, 16]``, logits ``[2304]``."""
-    return MODEL.predict(tensor)
+    """One model call on ``[n, 192, 192, 3]`` floats in [-1, 1]: regressors ``[n, 2304, 16]``, logits ``[n, 2304]``."""
+    return MODEL.predict(np.ascontiguousarray(tensor, dtype=np.float32))
 
 
 def decode(regressors: np.ndarray, logits: np.ndarray, min_score: float) -> list[tuple[np.ndarray, float]]:
@@ -147,12 +169,13 @@ def weighted_nms(candidates: list[tuple[np.ndarray, float]]) -> list[tuple[np.nd
     return merged
 
 
-def detect(
-    image_rgb: np.ndarray, min_score: float = MIN_SCORE
-) -> list[tuple[tuple[float, float, float, float], float, list[tuple[float, float]]]]:
-    """Faces in an RGB uint8 image of any size: ``(box x, y, w, h), score, keypoints`` in its pixels."""
-    canvas, (left, top, scale_x, scale_y) = letterbox(image_rgb)
-    regressors, logits = raw_outputs(canvas / np.float32(127.5) - np.float32(1.0))  # stays float32
+Face = tuple[tuple[float, float, float, float], float, list[tuple[float, float]]]
+
+
+def _faces(
+    regressors: np.ndarray, logits: np.ndarray, frame: tuple[float, float, float, float], min_score: float
+) -> list[Face]:
+    left, top, scale_x, scale_y = frame
     faces = []
     for values, score in weighted_nms(decode(regressors, logits, min_score)):
         values[X_POSITIONS] -= left
@@ -163,3 +186,31 @@ def detect(
         keypoints = [(float(values[4 + 2 * k]), float(values[5 + 2 * k])) for k in range(KEYPOINTS)]
         faces.append((box, score, keypoints))
     return faces
+
+
+def detect_many(images_rgb: list[np.ndarray], min_score: float = MIN_SCORE) -> list[list[Face]]:
+    """Faces in each of several RGB uint8 images, ``MAX_BATCH`` images per model call; what ``detect`` gives each."""
+    # The logit at which the sigmoid reaches min_score: tiles with no anchor above it are skipped unread.
+    min_logit = float(np.log(min_score / (1.0 - min_score))) - 1e-6
+    found: list[list[Face]] = []
+    for start in range(0, len(images_rgb), MAX_BATCH):
+        chunk = images_rgb[start : start + MAX_BATCH]
+        batch = np.empty((len(chunk), INPUT, INPUT, 3), dtype=np.float32)
+        frames = []
+        for i, image in enumerate(chunk):
+            canvas, frame = letterbox(image)
+            np.divide(canvas, np.float32(127.5), out=batch[i])  # as MediaPipe: x / 127.5 - 1
+            frames.append(frame)
+        batch -= np.float32(1.0)
+        regressors, logits = raw_outputs(batch)
+        for i, frame in enumerate(frames):
+            if logits[i].max() < min_logit:
+                found.append([])
+                continue
+            found.append(_faces(regressors[i], logits[i], frame, min_score))
+    return found
+
+
+def detect(image_rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[Face]:
+    """Faces in an RGB uint8 image of any size: ``(box x, y, w, h), score, keypoints`` in its pixels."""
+    return detect_many([image_rgb], min_score)[0]

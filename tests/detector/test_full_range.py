@@ -77,3 +77,19 @@ def test_weighted_suppression_merges_overlaps_into_their_score_weighted_mean():
     merged = full_range.weighted_nms([b, far, a])
     assert [round(score, 2) for _, score in merged] == [0.9, 0.7]
     assert merged[0][0][0] == pytest.approx(0.25)  # (0 * 0.9 + 1 * 0.3) / 1.2
+
+
+def test_a_batch_of_tiles_answers_what_each_tile_answers_alone(shared_data):
+    """``detect_many`` puts up to MAX_BATCH tiles in one model call; each tile's faces are its own, exactly."""
+    tiles = []
+    for path in sorted((shared_data / "wild_press_photos/real").iterdir())[:12]:
+        image = load_rgb(path)
+        scale = 384 / max(image.shape[:2])
+        resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
+        tiles += [resized[top : top + 192, left : left + 192] for top in (0, 96) for left in (0, 96, 192)]
+    tiles.append(np.zeros((120, 192, 3), np.uint8))  # a tile cut short by the photo's edge
+    assert len(tiles) > full_range.MAX_BATCH  # two calls, the second a different batch size
+    batched = full_range.detect_many(tiles)
+    alone = [full_range.detect(np.ascontiguousarray(tile)) for tile in tiles]
+    assert batched == alone
+    assert sum(len(faces) for faces in alone) >= 5
