@@ -52,18 +52,6 @@ def full_range_call_ms(tile: np.ndarray, calls: int = 100) -> dict[str, float]:
     return timings
 
 
-def batched_ms_per_tile(tile: np.ndarray, batch: int = full_range.MAX_BATCH, calls: int = 10) -> float:
-    """Median ms per tile of ``detect_many`` on ``batch`` copies of ``tile`` (one model call per batch)."""
-    tiles = [tile] * batch
-    full_range.detect_many(tiles)
-    seconds = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        full_range.detect_many(tiles)
-        seconds.append(time.perf_counter() - start)
-    return round(1000 * float(np.median(seconds)) / batch, 2)
-
-
 def tile_count(image: np.ndarray, tile_px: int) -> int:
     """Full-range tiles of the pyramid below the whole photo."""
     height, width = image.shape[:2]
@@ -95,8 +83,6 @@ def main() -> None:
         tile = np.ascontiguousarray(photo_of(0.5, base)[:192, :192])
         report["full_range_call_ms"] = full_range_call_ms(tile)
         print(f"one full-range call on a 192 px tile, median ms: {report['full_range_call_ms']}", flush=True)
-        report["batched_ms_per_tile"] = batched_ms_per_tile(tile)
-        print(f"batches of {full_range.MAX_BATCH} tiles, median ms per tile: {report['batched_ms_per_tile']}")
     for mp in args.mp:
         image = photo_of(mp, base)
         seconds = []

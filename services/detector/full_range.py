@@ -2,8 +2,9 @@
 
 The tile pyramid runs the full-range model on dozens of tiles per photo; MediaPipe's graph adds 1-2 ms
 to the model's ~4.5 ms on every call (``bench/detector_latency.py`` times both), and one call per tile
-pays the interpreter's per-call cost each time, so ``detect_many`` stacks up to ``MAX_BATCH`` tiles
-into one call (the batch dimension resizes; each tile's answer is the one it gets alone). This
+pays the interpreter's per-call cost each time; ``detect_many`` can stack up to ``MAX_BATCH`` tiles
+into one call (the batch dimension resizes; each tile's answer is the one it gets alone), which
+measured slower on a 2-core VM, so the default is one tile per call. This
 module loads the same ``face_detection_full_range_sparse.tflite`` from the mediapipe wheel and
 repeats what MediaPipe's ``FaceDetectionFullRange`` graph does around it: letterbox to 192x192,
 scale to [-1, 1], decode the 48x48 anchor grid (one fixed-size anchor per 4 px cell; box centre,
@@ -32,8 +33,11 @@ SCORE_CLIP = 100.0
 # The score threshold inside MediaPipe's full-range graph (its Python `min_detection_confidence`
 # does not reach it): with it, this module finds exactly the faces MediaPipe finds.
 MIN_SCORE = 0.6
-# Most tiles per model call: 32 inputs are 14 MB of float32; larger batches gain nothing measurable.
-MAX_BATCH = 32
+# Most tiles per model call. On this project's 2-core VM batching did not pay: per 1 MP photo the
+# process spent 524 ms of CPU with one tile per call, 565 ms with 4 and 652 ms with 16 (the
+# activations of one tile stay in cache, of many they do not; bench.detector_batching). Kept at 1;
+# raise it where that bench says a batch is cheaper.
+MAX_BATCH = 1
 # Where positions and sizes sit in a decoded candidate (x, y, w, h, then x, y of each keypoint).
 X_POSITIONS = [0, *range(4, 4 + 2 * KEYPOINTS, 2)]
 Y_POSITIONS = [1, *range(5, 4 + 2 * KEYPOINTS, 2)]
@@ -86,7 +90,7 @@ class LiteRtFullRange(HeldModel[Any]):
         return interpreter
 
     def _warm_up(self, model: Any) -> None:
-        self._predict(model, np.zeros((MAX_BATCH, INPUT, INPUT, 3), np.float32))
+        self._predict(model, np.zeros((1, INPUT, INPUT, 3), np.float32))
 
     def _predict(self, model: Any, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (inp,) = model.get_input_details()

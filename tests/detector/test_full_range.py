@@ -79,8 +79,9 @@ def test_weighted_suppression_merges_overlaps_into_their_score_weighted_mean():
     assert merged[0][0][0] == pytest.approx(0.25)  # (0 * 0.9 + 1 * 0.3) / 1.2
 
 
-def test_a_batch_of_tiles_answers_what_each_tile_answers_alone(shared_data):
+def test_a_batch_of_tiles_answers_what_each_tile_answers_alone(shared_data, monkeypatch):
     """``detect_many`` puts up to MAX_BATCH tiles in one model call; each tile's faces are its own, exactly."""
+    monkeypatch.setattr(full_range, "MAX_BATCH", 16)
     tiles = []
     for path in sorted((shared_data / "wild_press_photos/real").iterdir())[:12]:
         image = load_rgb(path)
