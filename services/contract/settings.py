@@ -81,8 +81,8 @@ class Settings(BaseSettings):
     detector_threads: int = Field(
         1,
         ge=0,
-        description="Threads of each detector model call (LiteRT/XNNPACK on the tile batches); 0: every core the "
-        "process may use. More than 1 shortens one photo's detection but not a busy stack's throughput.",
+        description="Threads of each detector model call (LiteRT/XNNPACK; with more than 1 the tiles go 4 to a "
+        "call); 0: every core the process may use. More shortens one photo's detection, at a little more CPU.",
     )
     annotate_genuine_boxes: bool = Field(True, description="Draw a thin green box around genuine faces.")
     annotate_unjudgeable_boxes: bool = Field(True, description="Draw a grey dashed box around unjudgeable faces.")

@@ -2,9 +2,9 @@
 
 The tile pyramid runs the full-range model on dozens of tiles per photo; MediaPipe's graph adds 1-2 ms
 to the model's ~4.5 ms on every call (``bench/detector_latency.py`` times both), and one call per tile
-pays the interpreter's per-call cost each time; ``detect_many`` can stack up to ``MAX_BATCH`` tiles
-into one call (the batch dimension resizes; each tile's answer is the one it gets alone), which
-measured slower on a 2-core VM, so the default is one tile per call. This
+pays the interpreter's per-call cost each time; ``detect_many`` stacks several tiles into one call
+(the batch dimension resizes; each tile's answer is the one it gets alone) when the interpreter runs
+on more than one thread (``FAKEWEB_DETECTOR_THREADS``); on one thread a tile per call measured cheaper. This
 module loads the same ``face_detection_full_range_sparse.tflite`` from the mediapipe wheel and
 repeats what MediaPipe's ``FaceDetectionFullRange`` graph does around it: letterbox to 192x192,
 scale to [-1, 1], decode the 48x48 anchor grid (one fixed-size anchor per 4 px cell; box centre,
@@ -33,11 +33,15 @@ SCORE_CLIP = 100.0
 # The score threshold inside MediaPipe's full-range graph (its Python `min_detection_confidence`
 # does not reach it): with it, this module finds exactly the faces MediaPipe finds.
 MIN_SCORE = 0.6
-# Most tiles per model call. On this project's 2-core VM batching did not pay: per 1 MP photo the
-# process spent 524 ms of CPU with one tile per call, 565 ms with 4 and 652 ms with 16 (the
-# activations of one tile stay in cache, of many they do not; bench.detector_batching). Kept at 1;
-# raise it where that bench says a batch is cheaper.
-MAX_BATCH = 1
+# Tiles per model call, by threads per call. Measured side by side on this project's 2-core VM
+# (bench.detector_batching, 1 MP reference photo, CPU ms of the process per photo / wall ms under
+# load 5-7): one thread, one tile per call 462 / 1399, in 4s 600 / 1664, in 16s 664 / 1561 (the
+# activations of one tile stay in cache, of many they do not); two threads, one tile per call
+# 617 / 925, in 4s 501 / 674 (a bigger call splits better across the threads).
+TILES_PER_CALL = {1: 1}
+TILES_PER_CALL_THREADED = 4
+# Overrides the tiles per call when set (the bench compares batch sizes with it).
+MAX_BATCH: int | None = None
 # Where positions and sizes sit in a decoded candidate (x, y, w, h, then x, y of each keypoint).
 X_POSITIONS = [0, *range(4, 4 + 2 * KEYPOINTS, 2)]
 Y_POSITIONS = [1, *range(5, 4 + 2 * KEYPOINTS, 2)]
@@ -73,6 +77,7 @@ class LiteRtFullRange(HeldModel[Any]):
     def __init__(self, threads: int | None = None) -> None:
         super().__init__("blazeface full-range (LiteRT)")
         self.threads = threads  # None: FAKEWEB_DETECTOR_THREADS, read when the model is made
+        self.tiles_per_call = 1  # set when the model is made, from the threads it runs on
         self._batch = 0
 
     def _load(self) -> Any:
@@ -86,6 +91,7 @@ class LiteRtFullRange(HeldModel[Any]):
         interpreter = Interpreter(model_path=str(path), num_threads=threads)
         interpreter.allocate_tensors()
         self._batch = 1
+        self.tiles_per_call = TILES_PER_CALL.get(threads, TILES_PER_CALL_THREADED)
         self.version = f"{path.name}, {threads} thread{'s' if threads > 1 else ''}"
         return interpreter
 
@@ -193,12 +199,14 @@ def _faces(
 
 
 def detect_many(images_rgb: list[np.ndarray], min_score: float = MIN_SCORE) -> list[list[Face]]:
-    """Faces in each of several RGB uint8 images, ``MAX_BATCH`` images per model call; what ``detect`` gives each."""
+    """Faces in each of several RGB uint8 images, several per model call; what ``detect`` gives each alone."""
     # The logit at which the sigmoid reaches min_score: tiles with no anchor above it are skipped unread.
     min_logit = float(np.log(min_score / (1.0 - min_score))) - 1e-6
     found: list[list[Face]] = []
-    for start in range(0, len(images_rgb), MAX_BATCH):
-        chunk = images_rgb[start : start + MAX_BATCH]
+    MODEL.load()
+    per_call = MAX_BATCH or MODEL.tiles_per_call
+    for start in range(0, len(images_rgb), per_call):
+        chunk = images_rgb[start : start + per_call]
         batch = np.empty((len(chunk), INPUT, INPUT, 3), dtype=np.float32)
         frames = []
         for i, image in enumerate(chunk):
