@@ -94,3 +94,19 @@ def test_a_batch_of_tiles_answers_what_each_tile_answers_alone(shared_data, monk
     alone = [full_range.detect(np.ascontiguousarray(tile)) for tile in tiles]
     assert batched == alone
     assert sum(len(faces) for faces in alone) >= 5
+
+
+def test_two_threads_put_four_tiles_in_a_call_and_find_the_same_faces(shared_data, monkeypatch):
+    tiles = []
+    for path in sorted((shared_data / "wild_press_photos/real").iterdir())[:4]:
+        image = load_rgb(path)
+        scale = 192 / max(image.shape[:2])
+        tiles.append(cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale))))
+    tiles *= 3  # 12 tiles: three calls of four
+    alone = [full_range.detect(tile) for tile in tiles]
+    threaded = full_range.LiteRtFullRange(threads=2)
+    threaded.load()
+    assert threaded.tiles_per_call == 4 and "2 threads" in threaded.version
+    monkeypatch.setattr(full_range, "MODEL", threaded)
+    assert full_range.detect_many(tiles) == alone
+    assert sum(len(faces) for faces in alone) >= 3
