@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.backbone import DEFAULT_WEIGHTS
 from training.finetune import CHECKPOINT, STATE, FinetuneConfig, build_finetune_network
 
 
@@ -71,6 +72,44 @@ def recover(model_dir: Path, run_dir: Path, tolerance: float = 1e-4) -> dict[str
     }
     (run_dir / STATE).write_text(json.dumps(state, indent=2) + "\n")
     return {"run_dir": str(run_dir), "version": card["version"], "epoch": epochs, "max_abs_error": error}
+
+
+def recover_probe(model_dir: Path, tolerance: float = 1e-4) -> object:
+    """The exported blend's probe member (frozen trunk statistics + SRM residuals -> head) as a network,
+    checked against the SavedModel's ``probe_probability``: a later stage can blend with it unchanged."""
+    import tensorflow as tf
+
+    from training.export import input_window
+    from training.probe import build_feature_model, build_head, combine
+
+    card = json.loads((Path(model_dir) / "model_card.json").read_text())
+    config = finetune_config_of(card)
+    backbone, window = card["network"]["backbone"], int(card["network"]["input_size"])
+    skip = len(build_finetune_network(config, None, backbone).weights)
+    # the trunk is built as training builds it (ImageNet weights loaded), then overwritten by the saved ones
+    feature_model = build_feature_model(backbone, window, DEFAULT_WEIGHTS if backbone == "lite0" else None)
+    restored = tf.saved_model.load(str(model_dir))
+    saved = list(restored.weights)[skip:]
+    width = int(feature_model.output.shape[-1]) + 54  # trunk statistics + the SRM residual statistics
+    head = build_head(np.zeros((2, width), np.float32))
+    probe = combine(feature_model, head, window, residual=True)
+    if len(saved) != len(probe.weights):
+        raise SystemExit(f"{model_dir}: {len(saved)} variables after the fine-tuned one's; probe: {len(probe.weights)}")
+    for target, source in zip(probe.weights, saved, strict=True):
+        if tuple(target.shape) != tuple(source.shape):
+            raise SystemExit(f"probe variable {target.path}: shape {target.shape} != saved {source.shape}")
+        target.assign(source)
+    for layer in head.layers:  # Normalization reads its adapted statistics into constants: read them again
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
+    crops = np.random.default_rng(1).integers(0, 256, (4, 224, 224, 3), dtype=np.uint8)
+    expected = restored.signatures["serving_default"](image=tf.constant(crops))["probe_probability"].numpy()
+    mine = tf.sigmoid(tf.reshape(probe(input_window(tf.constant(crops), window)), [-1])).numpy()
+    error = float(np.max(np.abs(mine - expected)))
+    if error > tolerance:
+        raise SystemExit(f"recovered probe differs from the SavedModel by {error:.2e} (> {tolerance})")
+    probe.recovered = {"model": str(model_dir), "version": card["version"], "max_abs_error": error}
+    return probe
 
 
 def main(argv: list[str] | None = None) -> int:

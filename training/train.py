@@ -130,6 +130,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="off",
         help="finetune: one more logit per manipulation family, blended on validation (needs --with-probe on)",
     )
+    p.add_argument(
+        "--probe-from",
+        type=Path,
+        default=None,
+        help="--with-probe: blend with this exported version's probe (training.recover) instead of training one",
+    )
     p.add_argument("--sbi-rate", type=float, default=0.3, help="share of real training faces turned into SBI fakes")
     p.add_argument("--max-per-source-label", type=int, default=None, help="cap images per source/label (smoke runs)")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
@@ -293,19 +299,28 @@ def blend_with_probe(
     from training.ensemble import FirstColumn, NamedColumns, fit_blend
 
     # The probe keeps its own learning rate: --lr is the fine-tune's (a second stage's is low for a head).
-    probe_args = argparse.Namespace(**{**vars(args), "method": "probe", "residual": "on", "balance": "off", "lr": None})
-    probe, probe_record, _ = run_probe(
-        probe_args,
-        weights_file(args),
-        train_crops,
-        train_targets,
-        train_sources,
-        landmarks,
-        split["val"],
-        faces["val"],
-        detector,
-        log,
-    )
+    if args.probe_from is not None:
+        from training.recover import recover_probe
+
+        probe = recover_probe(args.probe_from)
+        probe_record = {"sbi": True, "recovered_from": probe.recovered}
+        log(f"probe recovered from {args.probe_from} ({json.dumps(probe.recovered)})")
+    else:
+        probe_args = argparse.Namespace(
+            **{**vars(args), "method": "probe", "residual": "on", "balance": "off", "lr": None}
+        )
+        probe, probe_record, _ = run_probe(
+            probe_args,
+            weights_file(args),
+            train_crops,
+            train_targets,
+            train_sources,
+            landmarks,
+            split["val"],
+            faces["val"],
+            detector,
+            log,
+        )
     candidates: dict[str, object] = {}
     if args.family_heads == "on":
         # The network has an "any manipulation" logit and one per family: blend with and without the heads.
