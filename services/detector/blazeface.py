@@ -177,7 +177,9 @@ def close_ups(image_rgb: np.ndarray) -> list[RawFace]:
     """Short-range model on the photo padded with black: faces that fill the frame."""
     height, width = image_rgb.shape[:2]
     pad = int(CLOSE_UP_PAD * max(height, width))
-    padded = np.pad(image_rgb, ((pad, pad), (pad, pad), (0, 0)))
+    # The array np.pad makes, without its per-side fills (12 MP: 197 ms against 663 ms, machine loaded).
+    padded = np.zeros((height + 2 * pad, width + 2 * pad, image_rgb.shape[2]), dtype=image_rgb.dtype)
+    padded[pad : pad + height, pad : pad + width] = image_rgb
     faces = [_scaled(f, 1.0, -pad, -pad) for f in run_model(padded, model_selection=0)]
     for face in faces:
         face.close_up = True
