@@ -101,7 +101,7 @@ DETECT_FRAMES = Consumer(
     service="detector-frames",
     worker="services.detector.worker",
     per_job="one per chunk of a video's sampled frames, counted fan-in",
-    does="part of `detect`: find the faces in a chunk of sampled frames; the last chunk links tracks",
+    does="find the faces in a chunk of sampled frames; the last chunk links tracks and sends classify",
     part_of="detect",
 )
 # Webhook delivery: queued once a job has ended (``tasks.notify_job_ended``), args [job_id]; not a stage.
