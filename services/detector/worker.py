@@ -80,6 +80,8 @@ def detect(self: Task, job_id: str) -> None:
             job_id, frames_total=len(plan.targets), duration_s=plan.duration_s, width=plan.width, height=plan.height
         )
         payloads = plan.chunk_payloads(settings.video_sample_fps)
+        if not payloads:
+            raise JobFailed("no_frames", "The video has no frame to analyse.")
         for chunk, payload in enumerate(payloads):
             send(app, DETECT_FRAMES, job_id, chunk, chunks=len(payloads), **payload)
         log.info("job %s: %d sampled frames in %d chunks", job_id, len(plan.targets), len(payloads))
