@@ -75,6 +75,21 @@ def ffpp_method(path: str) -> str:
     return match.group("method") if match else "unknown"
 
 
+# The family of traces a fake leaves, for the per-family heads (training.finetune): blended swaps,
+# expression re-enactment, GAN synthesis, Photoshop composites. Self-blended fakes count as swaps.
+FAMILIES = ("swap", "reenact", "gan", "photoshop")
+_SOURCE_FAMILY = {"faceswap_dfdc": "swap", "gan_stylegan2": "gan", "photoshop_ciplab": "photoshop"}
+
+
+def manipulation_family(item: Item) -> str:
+    """The fake's family (one of FAMILIES), "" for a real image or a source of no known family."""
+    if item.label != "fake":
+        return ""
+    if item.source == "ffpp_c23":
+        return "reenact" if ffpp_method(item.path) == "Face2Face" else "swap"
+    return _SOURCE_FAMILY.get(item.source, "")
+
+
 def report_group(item: Item) -> str:
     """Name under which results are reported: FF++ Face2Face apart from FF++ swaps."""
     if item.source == "ffpp_c23" and item.label == "fake":

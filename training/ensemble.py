@@ -5,6 +5,8 @@ texture and noise statistics that the frozen-trunk probe (training.probe_method)
 are what GAN faces give away. ``LogitBlend`` adds the members' logits with weights from a
 logistic regression on the validation faces, every source weighing the same, so one probability
 comes out of one signature; each member's own probability is an extra output of the SavedModel.
+A member with several logits (a network with per-family heads, :class:`NamedColumns`) enters the
+blend once per logit, each under its column's name, and runs once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,42 @@ from training.crops import FaceCrops
 from training.dataset import Item
 
 Log = Callable[[str], None]
+
+
+class NamedColumns:
+    """A network with several logits [N, k] whose columns enter a blend under ``column_names``."""
+
+    def __init__(self, network: object, column_names: list[str]) -> None:
+        self.network, self.column_names = network, list(column_names)
+
+    @property
+    def weights(self) -> list:
+        """The wrapped network's weights."""
+        return list(self.network.weights)
+
+    def count_params(self) -> int:
+        """Parameters of the wrapped network."""
+        return int(self.network.count_params())
+
+    def __call__(self, x, training: bool = False):  # noqa: ANN001
+        """All logits, [N, k]."""
+        return self.network(x, training=training)
+
+
+class FirstColumn(NamedColumns):
+    """The first logit [N, 1] of a several-logit network (its "any manipulation" head) as a network."""
+
+    def __init__(self, network: object) -> None:
+        super().__init__(network, [])
+
+    def __call__(self, x, training: bool = False):  # noqa: ANN001
+        """The first logit, [N, 1]."""
+        return self.network(x, training=training)[:, :1]
+
+
+def column_names(name: str, member: object) -> list[str]:
+    """The blend's names for a member's logits: its own name, or its columns' names."""
+    return getattr(member, "column_names", None) or [name]
 
 
 class LogitBlend:
@@ -35,10 +73,15 @@ class LogitBlend:
         return int(sum(member.count_params() for member in self.members.values()))
 
     def branch_logits(self, x, training: bool = False) -> dict:  # noqa: ANN001
-        """Each member's logit, [N]."""
+        """Each member's logit (each column of a several-logit member), [N]."""
         import tensorflow as tf
 
-        return {name: tf.reshape(m(x, training=training), [-1]) for name, m in self.members.items()}
+        out = {}
+        for name, member in self.members.items():
+            names = column_names(name, member)
+            logits = tf.reshape(member(x, training=training), [-1, len(names)])
+            out.update({column: logits[:, i] for i, column in enumerate(names)})
+        return out
 
     def combine(self, logits: dict):  # noqa: ANN201
         """The blended logit [N, 1] from the members' logits (export calls each member once)."""
@@ -53,7 +96,7 @@ class LogitBlend:
 
 
 def face_logits(member: object, faces: list[FaceCrops], input_size: int, batch: int = 64) -> np.ndarray:
-    """A member's logit for every face of every image, in order, as float64."""
+    """A member's logits for every face of every image, in order, as float64 [faces, columns]."""
     import tensorflow as tf
 
     from training.export import input_window
@@ -62,8 +105,8 @@ def face_logits(member: object, faces: list[FaceCrops], input_size: int, batch: 
     out = []
     for start in range(0, len(flat), batch):
         x = input_window(tf.constant(np.stack(flat[start : start + batch]), tf.uint8), input_size)
-        out.append(np.asarray(member(x, training=False), np.float64).reshape(-1))
-    return np.concatenate(out) if out else np.zeros(0)
+        out.append(np.asarray(member(x, training=False), np.float64).reshape(len(x), -1))
+    return np.concatenate(out) if out else np.zeros((0, 1))
 
 
 def fit_blend(
@@ -72,8 +115,8 @@ def fit_blend(
     """Blend weights from a logistic regression on the validation faces (sources weighted equally)."""
     from training.forensic import fit_logistic
 
-    names = sorted(members)
-    x = np.stack([face_logits(members[n], val_faces, input_size) for n in names], axis=1)
+    names = [c for n in sorted(members) for c in column_names(n, members[n])]
+    x = np.concatenate([face_logits(members[n], val_faces, input_size) for n in sorted(members)], axis=1)
     owners = [i for i, f in enumerate(val_faces) for _ in range(f.count)]
     y = np.array([val_items[i].target for i in owners], np.float64)
     sources = [val_items[i].source for i in owners]

@@ -9,6 +9,12 @@ accuracy/TPR/FPR at the model's threshold (per image, and per face for the reals
 and the images with no face, plus a ROC plot, a calibration plot and the top losses (a TSV and a
 contact sheet of the images the model gets most wrong per source) next to it. Training's own validation calls
 :func:`evaluate_faces` too.
+
+Video clips in the folder (``<source>/<label>/<clip>.mp4``, also ``.mov`` and ``.webm``) are read as a video job
+reads them (training.video_eval): the report's ``video`` part has, per source and per manipulation method, AUC at
+frame level and at clip level by the main track's mean and by the ``confident`` rule, for all clips, for the clips
+whose FF++ ids had frames in training's train split and for the clean ones; a per-clip TSV goes next to it.
+``--sources`` limits the run to some sources (``--sources ffpp_c23_videos`` for the clips alone).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import numpy as np
 from training.crops import DEFAULT_CACHE_DIR, CropCache, FaceCrops
 from training.dataset import SPLITS, Item, ffpp_method, list_items, training_split
 from training.metrics import calibration_bins, roc_curve, summarise
+from training.video_eval import ClipCache, ffpp_id_splits, list_videos, score_clips, video_report
 
 Predict = Callable[[np.ndarray], np.ndarray]
 DEFAULT_THRESHOLD = 0.5
@@ -199,33 +206,56 @@ def evaluate_folder(
     cache_dir: Path | None = DEFAULT_CACHE_DIR,
     split: str | None = None,
     seed: int = 1,
+    sources: set[str] | None = None,
 ) -> dict[str, object]:
     """Run the whole evaluation of ``model_dir`` on ``data_dir`` and write the JSON report and plots.
 
-    ``split`` limits it to one side of training's split (same seed and rules: ``training_split``).
+    ``split`` limits it to one side of training's split (same seed and rules: ``training_split``); a clip
+    is on the side its FF++ ids' frames are (``video_eval.clip_split``). ``sources`` limits it to those sources.
     """
     predict, threshold = load_saved_model(model_dir)
-    items = list_items(data_dir)
+    items = list_items(data_dir, sources)
     if split is not None:
         items = training_split(items, data_dir, seed=seed)[split]
-    cache = CropCache(cache_dir)
-    faces = cache.faces_of_all(Path(data_dir) / item.path for item in items)
-    per_face = face_scores(faces, predict)
-    report, labels, scores = report_from_face_scores(items, per_face, threshold)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     prefix = out.with_suffix("")
-    report = {
+    cache = CropCache(cache_dir)
+    report: dict[str, object] = {
         "model": str(model_dir),
         "data": str(data_dir),
         "split": split,
+        "sources": sorted(sources) if sources else None,
         "detector": cache.version,
-        **report,
-        "plots": write_plots(labels, scores, threshold, prefix) if len(labels) else {},
-        "top_losses": write_top_losses(items, faces, per_face, prefix),
+        "threshold": threshold,
     }
+    if items:
+        faces = cache.faces_of_all(Path(data_dir) / item.path for item in items)
+        per_face = face_scores(faces, predict)
+        image_report, labels, scores = report_from_face_scores(items, per_face, threshold)
+        report.update(image_report)
+        report["plots"] = write_plots(labels, scores, threshold, prefix) if len(labels) else {}
+        report["top_losses"] = write_top_losses(items, faces, per_face, prefix)
+    videos = list_videos(data_dir, sources)
+    if videos:
+        id_splits = ffpp_id_splits(data_dir, seed=seed)
+        clip_cache = ClipCache(cache_dir)
+        clips = score_clips(videos, [clip_cache.faces(Path(data_dir) / v.path) for v in videos], predict, id_splits)
+        if split is not None:
+            clips = [clip for clip in clips if clip.split == split]
+        report["video"] = {"clip_faces": clip_cache.version, **video_report(clips, threshold)}
+        report["video"]["per_clip_tsv"] = write_clip_table(report["video"]["per_clip"], prefix)
     out.write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def write_clip_table(rows: Sequence[dict[str, object]], prefix: Path) -> str:
+    """``<prefix>_videos.tsv``: one row per clip (label, method, split side of its ids, frames, clip scores)."""
+    path = f"{prefix}_videos.tsv"
+    columns = ["path", "label", "method", "split", "frames_sampled", "tracks", "frames_scored", "mean", "confident"]
+    lines = ["\t".join(columns)] + ["\t".join(str(row[c]) for c in columns) for row in rows]
+    Path(path).write_text("\n".join(lines) + "\n")
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -237,11 +267,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="crop cache ('' disables)")
     parser.add_argument("--split", choices=SPLITS, default=None, help="only this side of training's grouped split")
     parser.add_argument("--seed", type=int, default=1, help="split seed (as given to training)")
+    parser.add_argument("--sources", default="", help="comma-separated sources to evaluate (default: all)")
     args = parser.parse_args(argv)
     cache_dir = args.cache_dir if str(args.cache_dir) else None
-    report = evaluate_folder(args.model, args.data, args.out, cache_dir, args.split, args.seed)
-    overall = report["overall"]
-    print(json.dumps({"overall": overall, "per_source_auc": {k: v["auc"] for k, v in report["per_source"].items()}}))
+    sources = {s for s in args.sources.split(",") if s} or None
+    report = evaluate_folder(args.model, args.data, args.out, cache_dir, args.split, args.seed, sources)
+    summary: dict[str, object] = {}
+    if "overall" in report:
+        summary["overall"] = report["overall"]
+        summary["per_source_auc"] = {k: v["auc"] for k, v in report["per_source"].items()}
+    if "video" in report:
+        video = report["video"]
+        summary["video_auc"] = {k: v["all"]["auc"] for k, v in video["per_group"].items()}
+        summary["video_contamination"] = video["contamination"]
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

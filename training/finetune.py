@@ -8,6 +8,11 @@ BatchNormalization included (batch statistics in training, moving averages at in
 learning rate warms up for one epoch and then follows a cosine. After every epoch the run
 writes a checkpoint (network, optimiser state, history) and the per-source validation AUC, and
 ``--resume`` continues from the last one.
+
+With ``family_heads`` the network has one more logit per manipulation family (swaps, re-enactment,
+GAN, Photoshop; training.dataset.FAMILIES) beside the logit for "any manipulation": a family's
+head learns its own fakes against every real face, the other families' fakes masked out of its loss.
+The served model blends all logits with weights fitted on validation (training.ensemble).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class FinetuneConfig:
     copies: int = 0  # distinct augmented copies cycled through (0: one per epoch)
     social_media: bool = False  # training.augment.social_media on both classes
     init_from: str = ""  # a finished run's directory name whose last checkpoint the network starts from
+    family_heads: list[str] = field(default_factory=list)  # one extra logit per family (training.dataset.FAMILIES)
     seed: int = 1
     source_shares: dict[str, float] = field(default_factory=lambda: dict(SOURCE_SHARES))
 
@@ -73,10 +79,58 @@ def build_finetune_network(config: FinetuneConfig, weights: Path | None, backbon
     x = layers.GlobalAveragePooling2D(name="pool")(features)
     x = layers.Dropout(config.dropout, name="dropout")(x)
     logit = layers.Dense(1, dtype="float32", name="logit")(x)
+    if config.family_heads:
+        family = layers.Dense(len(config.family_heads), dtype="float32", name="family_logits")(x)
+        logit = layers.Concatenate(name="logits", dtype="float32")([logit, family])
     network = keras.Model(inputs, logit, name=f"fakeweb_{backbone}_finetune")
     if backbone == "lite0" and weights is not None:
         load_lite0_weights(network, weights)
     return network
+
+
+def family_targets(made: np.ndarray, original: np.ndarray, families: list[str], heads: list[str]) -> np.ndarray:
+    """[N, 1 + heads] targets: column 0 "any manipulation", then 1 / 0 per family head, -1 where masked.
+
+    ``made`` are a copy's targets (reals turned into self-blended fakes are 1 there and count as
+    swaps), ``original`` the labels before that, ``families`` each training face's family ("" = real).
+    """
+    out = np.full((len(made), 1 + len(heads)), -1.0, np.float32)
+    out[:, 0] = made
+    for column, head in enumerate(heads, start=1):
+        out[made == 0, column] = 0.0
+        own = np.array([f == head for f in families]) & (original == 1)
+        if head == "swap":
+            own |= (original == 0) & (made == 1)
+        out[own, column] = 1.0
+    return out
+
+
+def masked_bce(label_smoothing: float):  # noqa: ANN201 - a Keras loss
+    """Binary cross-entropy on logits averaged per column over its unmasked (>= 0) targets, columns summed
+    with the first ("any") at weight 1 and the family heads sharing weight 1."""
+    import keras
+    import tensorflow as tf
+
+    @keras.saving.register_keras_serializable(package="fakeweb", name="masked_bce")
+    def loss(y_true, y_pred):  # noqa: ANN001, ANN202
+        y_true = tf.cast(y_true, tf.float32)
+        mask = tf.cast(y_true >= 0.0, tf.float32)
+        target = tf.clip_by_value(y_true, 0.0, 1.0) * (1.0 - label_smoothing) + 0.5 * label_smoothing
+        per = tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=y_pred) * mask
+        per_column = tf.reduce_sum(per, axis=0) / tf.maximum(tf.reduce_sum(mask, axis=0), 1.0)
+        heads = tf.shape(y_pred)[1] - 1
+        return per_column[0] + tf.reduce_sum(per_column[1:]) / tf.cast(tf.maximum(heads, 1), tf.float32)
+
+    return loss
+
+
+# The validation groups each family head is judged on (training.evaluate.report_groups' names).
+HEAD_GROUPS = {
+    "swap": ("faceswap_dfdc", "ffpp_c23:swaps"),
+    "reenact": ("ffpp_c23:face2face",),
+    "gan": ("gan_stylegan2",),
+    "photoshop": ("photoshop_ciplab",),
+}
 
 
 def draw_shares(sources: list[str], targets: np.ndarray, shares: dict[str, float]) -> dict[tuple[str, int], float]:
@@ -147,6 +201,7 @@ class AugmentedCopies:
 
 
 def _batches(images: np.ndarray, targets: np.ndarray, order: np.ndarray, batch: int) -> Iterator[tuple]:
+    # ``targets`` is [N] or [N, 1 + heads] (family_targets)
     for start in range(0, len(order) - batch + 1, batch):
         idx = np.sort(order[start : start + batch])  # sorted reads from the memory map; order inside a batch is moot
         yield np.asarray(images[idx]), targets[idx]
@@ -158,6 +213,29 @@ def _atomic_json(path: Path, value: object) -> None:
     tmp.replace(path)
 
 
+def face_columns(faces: list[FaceCrops], predict_columns: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:
+    """Every face's probabilities [count, columns] per image, the network run once over all faces."""
+    flat = [crop for f in faces for crop in f.crops]
+    rows = [predict_columns(np.stack(flat[s : s + 64])) for s in range(0, len(flat), 64)]
+    probs = np.concatenate(rows) if rows else np.zeros((0, 1), np.float32)
+    out, at = [], 0
+    for f in faces:
+        out.append(probs[at : at + f.count].reshape(f.count, -1))
+        at += f.count
+    return out
+
+
+def head_aucs(items: list[Item], columns: list[np.ndarray], heads: list[str]) -> dict[str, dict[str, float | None]]:
+    """Each family head's validation AUC on the groups it is meant for."""
+    from training.evaluate import report_from_face_scores
+
+    out = {}
+    for column, head in enumerate(heads, start=1):
+        report, _, _ = report_from_face_scores(items, [c[:, column] for c in columns], threshold=0.5)
+        out[head] = {g: report["per_source"].get(g, {}).get("auc") for g in HEAD_GROUPS[head]}
+    return out
+
+
 def selection_score(per_source: dict[str, float | None], sources: list[str]) -> float:
     """The validation figure a checkpoint is chosen by: the mean AUC over the training sources."""
     values = [per_source.get(s) for s in sources]
@@ -165,15 +243,20 @@ def selection_score(per_source: dict[str, float | None], sources: list[str]) -> 
     return float(np.mean(values)) if values else 0.0
 
 
-def initial_weights(run_dir: Path) -> tuple[list[np.ndarray], int]:
-    """The weights of another run's last checkpoint and the epoch it was written after."""
+def initialise_from(network: object, run_dir: Path) -> int:
+    """Copy another run's last checkpoint into ``network`` layer by layer (by name; layers it lacks, such
+    as new family heads, keep their fresh initialisation); returns the epoch it was written after."""
     import keras
 
     run_dir = Path(run_dir)
     if not (run_dir / CHECKPOINT).is_file() or not (run_dir / STATE).is_file():
         raise SystemExit(f"--init-from: {run_dir} has no {CHECKPOINT}; train that run first")
     epoch = int(json.loads((run_dir / STATE).read_text())["epoch"])
-    return keras.models.load_model(run_dir / CHECKPOINT).get_weights(), epoch
+    source = {layer.name: layer for layer in keras.models.load_model(run_dir / CHECKPOINT, compile=False).layers}
+    for layer in network.layers:
+        if layer.name in source and layer.weights:
+            layer.set_weights(source[layer.name].get_weights())
+    return epoch
 
 
 def finetune(
@@ -193,6 +276,7 @@ def finetune(
     stop_after: int | None = None,
     keep: str = "last",
     init_dir: Path | None = None,
+    train_families: list[str] | None = None,
 ) -> tuple[object, dict[str, object]]:
     """Train (or continue) a run in ``run_dir``; return the network with its best validation weights.
 
@@ -201,11 +285,12 @@ def finetune(
     the epoch with the highest mean validation AUC over the sources (noisy where a source has few
     validation images). ``init_dir`` (named by ``config.init_from``) starts a new run from another run's
     last checkpoint, with a schedule of its own: a second stage that continues the first.
+    ``train_families`` (each training face's family, "" for reals) is needed with ``config.family_heads``.
     """
     import keras
     import tensorflow as tf
 
-    from training.evaluate import evaluate_faces
+    from training.evaluate import report_from_face_scores
     from training.export import input_window
 
     run_dir = Path(run_dir)
@@ -219,14 +304,15 @@ def finetune(
         state["config"] = {**asdict(FinetuneConfig()), **state["config"]}  # fields added since take their default
         if state["config"] != asdict(config):
             raise SystemExit(f"--resume: {run_dir} was trained with another configuration: {state['config']}")
+        if config.family_heads:
+            masked_bce(config.label_smoothing)  # registers the loss the checkpoint was compiled with
         network = keras.models.load_model(run_dir / CHECKPOINT)
         log(f"resumed {run_dir} after epoch {state['epoch']}")
     else:
         keras.utils.set_random_seed(config.seed)
         network = build_finetune_network(config, weights, backbone)
         if init_dir is not None:
-            start, after = initial_weights(init_dir)
-            network.set_weights(start)
+            after = initialise_from(network, init_dir)
             state["init_from"] = {"run": Path(init_dir).name, "epoch": after}
             log(f"starting from {init_dir} after epoch {after}")
         warmup = steps
@@ -239,23 +325,29 @@ def finetune(
         )
         optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay)
         optimizer.exclude_from_weight_decay(var_names=["bn", "bias", "gamma", "beta"])
-        network.compile(
-            optimizer=optimizer,
-            loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
+        loss = (
+            masked_bce(config.label_smoothing)
+            if config.family_heads
+            else keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
         )
+        network.compile(optimizer=optimizer, loss=loss)
 
     @tf.function(reduce_retracing=True)
     def logits_of(batch: tf.Tensor) -> tf.Tensor:
         return network(input_window(batch, config.window), training=False)
 
-    def predict(crops: np.ndarray) -> np.ndarray:
-        return tf.sigmoid(tf.reshape(logits_of(tf.constant(crops)), [-1])).numpy()
+    def predict_columns(crops: np.ndarray) -> np.ndarray:
+        return tf.sigmoid(tf.reshape(logits_of(tf.constant(crops)), [len(crops), -1])).numpy()
+
+    heads = list(config.family_heads)
+    if heads and train_families is None:
+        raise ValueError("family heads need each training face's family")
 
     copies = AugmentedCopies(copies_dir, train_crops, train_targets, landmarks, config)
     n_copies = config.copies or config.epochs
     spec = (
         tf.TensorSpec([config.batch_size, config.window, config.window, 3], tf.uint8),
-        tf.TensorSpec([config.batch_size], tf.float32),
+        tf.TensorSpec([config.batch_size, 1 + len(heads)] if heads else [config.batch_size], tf.float32),
     )
     sources_present = sorted(set(train_sources))
     last_epoch = config.epochs if stop_after is None else min(config.epochs, stop_after)
@@ -263,6 +355,8 @@ def finetune(
         epoch = int(state["epoch"]) + 1
         images, targets = copies.get((epoch - 1) % n_copies, log)
         order = epoch_order(train_sources, targets, config.source_shares, epoch_images, config.seed * 1000 + epoch)
+        if heads:
+            targets = family_targets(targets, train_targets, train_families, heads)
         ds = tf.data.Dataset.from_generator(
             lambda images=images, targets=targets, order=order: _batches(images, targets, order, config.batch_size),
             output_signature=spec,
@@ -270,7 +364,8 @@ def finetune(
         started = time.monotonic()
         fit = network.fit(ds, epochs=1, verbose=0)
         train_s = time.monotonic() - started
-        report, _, _ = evaluate_faces(val_items, val_faces, predict, threshold=0.5)
+        columns = face_columns(val_faces, predict_columns)
+        report, _, _ = report_from_face_scores(val_items, [c[:, 0] for c in columns], threshold=0.5)
         per_source = {k: v["auc"] for k, v in report["per_source"].items()}
         record = {
             "epoch": epoch,
@@ -278,6 +373,7 @@ def finetune(
             "val_auc": report["overall"]["auc"],
             "val_auc_per_source": per_source,
             "selection": round(selection_score(per_source, sources_present), 4),
+            **({"head_auc": head_aucs(val_items, columns, heads)} if heads else {}),
             "images_per_s": round(steps * config.batch_size / train_s, 1),
             "seconds": round(time.monotonic() - started, 1),
         }

@@ -27,7 +27,15 @@ import numpy as np
 from services.contract.crop_policy import CROP_POLICY
 from training.augment import cached_landmarks
 from training.crops import DEFAULT_CACHE_DIR, CropCache, FaceCrops, detector_params
-from training.dataset import Item, list_items, manifest_sha256, split_counts, training_split
+from training.dataset import (
+    FAMILIES,
+    Item,
+    list_items,
+    manifest_sha256,
+    manipulation_family,
+    split_counts,
+    training_split,
+)
 from training.devices import DeviceSetup, DeviceUnavailable, setup_device
 from training.probe_method import run_probe
 
@@ -116,6 +124,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="off",
         help="finetune: also smooth, sharpen and double-JPEG both classes (training.augment.social_media)",
     )
+    p.add_argument(
+        "--family-heads",
+        choices=("on", "off"),
+        default="off",
+        help="finetune: one more logit per manipulation family, blended on validation (needs --with-probe on)",
+    )
+    p.add_argument(
+        "--probe-from",
+        type=Path,
+        default=None,
+        help="--with-probe: blend with this exported version's probe (training.recover) instead of training one",
+    )
     p.add_argument("--sbi-rate", type=float, default=0.3, help="share of real training faces turned into SBI fakes")
     p.add_argument("--max-per-source-label", type=int, default=None, help="cap images per source/label (smoke runs)")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
@@ -180,6 +200,7 @@ def run_finetune(
     landmarks: list[np.ndarray | None] | None,
     split: dict[str, list[Item]],
     faces: dict[str, list[FaceCrops]],
+    train_families: list[str] | None = None,
 ) -> tuple[object, dict[str, object]]:
     """Finetune method: the whole network trained on cached augmented copies (training.finetune)."""
     from training.finetune import FinetuneConfig, finetune
@@ -195,13 +216,14 @@ def run_finetune(
         seed=args.seed,
         social_media=args.social_media == "on",
         init_from=args.init_from.name if args.init_from else "",
+        family_heads=list(FAMILIES) if args.family_heads == "on" else [],
     )
     crops_digest = hashlib.sha256(train_crops.tobytes()).hexdigest()
     parts = [CROP_POLICY.name, args.input_size, config.sbi_rate, args.seed, crops_digest]
     if config.social_media:
         parts.append("social-media")
     if config.init_from:
-        parts.append(f"init-{config.init_from}")
+        parts.append(f"init-{config.init_from}")  # augmented copies do not depend on the heads
     key = hashlib.sha256(json.dumps(parts).encode())
     key = key.hexdigest()[:16]
     run_dir = args.run_dir or Path(args.cache_dir).parent / "train-runs" / f"finetune-{key}"
@@ -223,6 +245,7 @@ def run_finetune(
         stop_after=args.stop_after_epoch,
         keep=args.keep,
         init_dir=args.init_from,
+        train_families=train_families,
     )
     return network, {"sbi": args.sbi != "off", **record}
 
@@ -273,31 +296,61 @@ def blend_with_probe(
 
     ``finetuned_selection`` is the fine-tuned network's selection score when the caller has it already.
     """
-    from training.ensemble import fit_blend
+    from training.ensemble import FirstColumn, NamedColumns, fit_blend
 
     # The probe keeps its own learning rate: --lr is the fine-tune's (a second stage's is low for a head).
-    probe_args = argparse.Namespace(**{**vars(args), "method": "probe", "residual": "on", "balance": "off", "lr": None})
-    probe, probe_record, _ = run_probe(
-        probe_args,
-        weights_file(args),
-        train_crops,
-        train_targets,
-        train_sources,
-        landmarks,
-        split["val"],
-        faces["val"],
-        detector,
-        log,
+    if args.probe_from is not None:
+        from training.recover import recover_probe
+
+        probe = recover_probe(args.probe_from)
+        probe_record = {"sbi": True, "recovered_from": probe.recovered}
+        log(f"probe recovered from {args.probe_from} ({json.dumps(probe.recovered)})")
+    else:
+        probe_args = argparse.Namespace(
+            **{**vars(args), "method": "probe", "residual": "on", "balance": "off", "lr": None}
+        )
+        probe, probe_record, _ = run_probe(
+            probe_args,
+            weights_file(args),
+            train_crops,
+            train_targets,
+            train_sources,
+            landmarks,
+            split["val"],
+            faces["val"],
+            detector,
+            log,
+        )
+    candidates: dict[str, object] = {}
+    if args.family_heads == "on":
+        # The network has an "any manipulation" logit and one per family: blend with and without the heads.
+        heads = NamedColumns(finetuned, ["finetuned", *(f"finetuned_{h}" for h in FAMILIES)])
+        finetuned = FirstColumn(finetuned)
+        candidates["blend_heads"] = fit_blend(
+            {"finetuned": heads, "probe": probe}, split["val"], faces["val"], args.input_size, log
+        )
+        finetuned_selection = None
+    candidates["blend"] = fit_blend(
+        {"finetuned": finetuned, "probe": probe}, split["val"], faces["val"], args.input_size, log
     )
-    blend = fit_blend({"finetuned": finetuned, "probe": probe}, split["val"], faces["val"], args.input_size, log)
     if finetuned_selection is None:
         finetuned_selection = validation_selection(args, "finetuned", finetuned, split["val"], faces["val"])
-    scored = {
-        "finetuned": finetuned_selection,
-        "blend": validation_selection(args, "blend", blend, split["val"], faces["val"]),
+    scored = {"finetuned": finetuned_selection}
+    for name, candidate in candidates.items():
+        scored[name] = validation_selection(args, name, candidate, split["val"], faces["val"])
+    candidates["finetuned"] = finetuned
+    chosen = max(scored, key=scored.get)
+    weights = {name: c.blend_weights for name, c in candidates.items() if name != "finetuned"}
+    record = {
+        **probe_record,
+        "method": "probe (blend member)",
+        "blend": candidates[chosen].blend_weights if chosen != "finetuned" else None,
+        "blend_candidates": weights,
+        "selection": scored,
+        "chosen": chosen,
     }
-    record = {**probe_record, "method": "probe (blend member)", "blend": blend.blend_weights, "selection": scored}
-    return (blend if scored["blend"] > scored["finetuned"] else finetuned), record
+    log(f"blend chosen: {chosen} ({json.dumps(scored)})")
+    return candidates[chosen], record
 
 
 def validation_auc_per_source(
@@ -359,12 +412,14 @@ def main(argv: list[str] | None = None) -> int:
     log(f"faces ready ({time.monotonic() - started:.0f} s)")
 
     train_rows = [
-        (f.main_face(), item.target, item.source) for item, f in zip(split["train"], faces["train"], strict=True)
+        (f.main_face(), item.target, item.source, manipulation_family(item))
+        for item, f in zip(split["train"], faces["train"], strict=True)
     ]
     train_rows = [row for row in train_rows if row[0] is not None]
-    train_crops = np.stack([c for c, _, _ in train_rows])
-    train_targets = np.array([t for _, t, _ in train_rows], np.float32)
-    train_sources = [s for _, _, s in train_rows]
+    train_crops = np.stack([row[0] for row in train_rows])
+    train_targets = np.array([row[1] for row in train_rows], np.float32)
+    train_sources = [row[2] for row in train_rows]
+    train_families = [row[3] for row in train_rows]
     landmarks = None
     if args.sbi != "off":
         landmarks = cached_landmarks(list(train_crops), args.cache_dir)
@@ -384,7 +439,12 @@ def main(argv: list[str] | None = None) -> int:
             log,
         )
     else:
-        network, chosen = run_finetune(args, train_crops, train_targets, train_sources, landmarks, split, faces)
+        if args.family_heads == "on" and (args.with_probe != "on" or args.tta != "off"):
+            print("error: --family-heads on needs --with-probe on and --tta off", file=sys.stderr)
+            return 2
+        network, chosen = run_finetune(
+            args, train_crops, train_targets, train_sources, landmarks, split, faces, train_families
+        )
         if args.finetune_only:
             log(f"finetune-only: stopped after epoch {chosen['stopped_after']}, nothing exported")
             return 0

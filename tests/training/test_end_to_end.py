@@ -203,3 +203,128 @@ def test_a_blend_exports_one_probability_and_each_members(tmp_path: Path) -> Non
     assert outputs["a_probability"].numpy() == pytest.approx([1 / (1 + np.exp(-2.0))] * 2, rel=1e-5)
     assert outputs["b_probability"].numpy() == pytest.approx([1 / (1 + np.exp(1.0))] * 2, rel=1e-5)
     assert outputs["manipulated_probability"].numpy() == pytest.approx([1 / (1 + np.exp(-1.25))] * 2, rel=1e-5)
+
+
+def test_family_heads_train_blend_and_recover(shared_data: Path, tmp_path: Path) -> None:
+    from training import recover
+    from training.dataset import FAMILIES
+
+    out = tmp_path / "models"
+    args = ["--device", "cpu", "--data", str(shared_data), "--out", str(out), "--backbone", "tiny"]
+    args += ["--method", "finetune", "--epochs", "1", "--batch-size", "8", "--net-size", "96"]
+    args += ["--max-per-source-label", "4", "--sbi", "on", "--version", "3", "--cache-dir", str(tmp_path / "c")]
+    args += ["--run-dir", str(tmp_path / "runs" / "heads"), "--family-heads", "on"]
+    assert train.main([*args, "--tta", "compare", "--with-probe", "on"]) == 2  # heads need the blend, no mirror
+    assert train.main([*args, "--with-probe", "on", "--probe-epochs", "2"]) == 0
+    card = json.loads((out / "fakeweb" / "3" / "model_card.json").read_text())
+    variant = card["training"]["variants"][0]
+    assert variant["config"]["family_heads"] == list(FAMILIES)
+    assert set(variant["history"][0]["head_auc"]) == set(FAMILIES)
+    blend_record = card["training"]["variants"][-1]
+    assert set(blend_record["selection"]) == {"finetuned", "blend", "blend_heads"}
+    heads = [f"finetuned_{f}" for f in FAMILIES]
+    assert set(blend_record["blend_candidates"]["blend_heads"]) == {"finetuned", "probe", *heads}
+    assert set(blend_record["blend_candidates"]["blend"]) == {"finetuned", "probe"}
+    outputs = tf.saved_model.load(str(out / "fakeweb" / "3")).signatures["serving_default"](
+        image=tf.zeros([2, 224, 224, 3], tf.uint8)
+    )
+    assert outputs["manipulated_probability"].shape == (2,)
+    if blend_record["chosen"] == "blend_heads":  # each family head's probability is an extra output
+        assert {f"{h}_probability" for h in heads} <= set(outputs)
+    if blend_record["chosen"] != "finetuned":
+        # the exported fine-tuned network comes back as a run a later stage can start from (checked inside)
+        written = recover.recover(out / "fakeweb" / "3", tmp_path / "runs" / "recovered")
+        assert written["max_abs_error"] <= 1e-4 and (tmp_path / "runs" / "recovered" / "last.keras").is_file()
+        # ... and its probe is blended again unchanged by a stage that continues the network
+        stage = [*args[:-4], "--run-dir", str(tmp_path / "runs" / "next"), "--family-heads", "on"]
+        stage += ["--init-from", str(tmp_path / "runs" / "recovered"), "--with-probe", "on"]
+        stage += ["--probe-from", str(out / "fakeweb" / "3"), "--version", "4"]
+        assert train.main(stage) == 0
+        card = json.loads((out / "fakeweb" / "4" / "model_card.json").read_text())
+        assert card["training"]["variants"][-1]["recovered_from"]["max_abs_error"] <= 1e-4
+        assert card["training"]["variants"][0]["init_from"]["run"] == "recovered"
+
+
+def test_family_targets_mask_other_families() -> None:
+    from training.finetune import family_targets
+
+    made = np.array([0, 1, 1, 1, 1], np.float32)  # a real, a DFDC swap, a GAN face, a CIPLAB fake, a self-blend
+    original = np.array([0, 1, 1, 1, 0], np.float32)
+    families = ["", "swap", "gan", "photoshop", ""]
+    targets = family_targets(made, original, families, ["swap", "gan", "photoshop"])
+    assert targets.tolist() == [
+        [0, 0, 0, 0],
+        [1, 1, -1, -1],
+        [1, -1, 1, -1],
+        [1, -1, -1, 1],
+        [1, 1, -1, -1],  # self-blended fakes count as swaps
+    ]
+
+
+def test_masked_loss_ignores_masked_targets() -> None:
+    from training.finetune import masked_bce
+
+    loss = masked_bce(0.0)
+    y_true = tf.constant([[1.0, 1.0, -1.0], [0.0, 0.0, 0.0]])
+    confident = tf.constant([[20.0, 20.0, 20.0], [-20.0, -20.0, -20.0]])
+    # the masked entry predicts "fake" for a target of -1: it must cost nothing
+    assert float(loss(y_true, confident)) == pytest.approx(0.0, abs=1e-6)
+    wrong = tf.constant([[20.0, 20.0, 20.0], [-20.0, -20.0, 20.0]])  # the real's second head is wrong
+    # column 2 has one unmasked target (the real), wrong by ~20 nats; heads share weight 1 -> ~10
+    assert float(loss(y_true, wrong)) == pytest.approx(10.0, rel=1e-3)
+
+
+def test_recover_rebuilds_both_members_of_an_exported_blend(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from training import recover
+    from training.ensemble import LogitBlend
+    from training.export import export_saved_model
+    from training.finetune import FinetuneConfig, build_finetune_network
+    from training.probe import build_feature_model, build_head, combine
+
+    config = FinetuneConfig(window=192, net_size=96, family_heads=["swap", "gan"])
+    finetuned = build_finetune_network(config, None, "tiny")
+    feature_model = build_feature_model("tiny", 192, None)
+    rng = np.random.default_rng(3)
+    width = int(feature_model.output.shape[-1]) + 54
+    probe = combine(feature_model, build_head(rng.normal(2.0, 3.0, (16, width)).astype(np.float32)), 192, True)
+    from training.ensemble import NamedColumns
+
+    members = {"finetuned": NamedColumns(finetuned, ["finetuned", "finetuned_swap", "finetuned_gan"]), "probe": probe}
+    weights = {"finetuned": 0.5, "finetuned_swap": 0.2, "finetuned_gan": 0.1, "probe": 0.7}
+    version = tmp_path / "fakeweb" / "5"
+    crops = rng.integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    export_saved_model(LogitBlend(members, weights, 0.1), 192, version, crops)
+    card = {
+        "version": 5,
+        "network": {"backbone": "tiny", "input_size": 192},
+        "training": {
+            "variants": [{"method": "finetune", "config": asdict(config)}, {"method": "probe (blend member)"}]
+        },
+    }
+    (version / "model_card.json").write_text(json.dumps(card))
+
+    written = recover.recover(version, tmp_path / "run")  # raises when its output differs from the SavedModel's
+    assert written["max_abs_error"] <= 1e-4 and written["epoch"] == config.epochs
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["config"]["family_heads"] == ["swap", "gan"] and state["recovered_from"]["version"] == 5
+    assert recover.recover_probe(version).recovered["max_abs_error"] <= 1e-4
+    # a different network in the same place is refused, not silently recovered
+    other = tmp_path / "fakeweb" / "6"
+    export_saved_model(
+        LogitBlend(
+            {
+                "finetuned": build_finetune_network(FinetuneConfig(window=192, net_size=96), None, "tiny"),
+                "probe": probe,
+            },
+            {"finetuned": 1.0, "probe": 1.0},
+            0.0,
+        ),
+        192,
+        other,
+        crops,
+    )
+    (other / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(SystemExit):
+        recover.recover(other, tmp_path / "run2")
