@@ -93,6 +93,7 @@ def run_clip(gateway_url: str, clip: bytes, timeout_s: float = 600.0) -> dict[st
     wall = float(doc["updated_at"]) - sent
     frames = doc["video"]["frames_analysed"]
     return {
+        "job_id": job_id,
         "status": doc["status"],
         "bytes": len(clip),
         "frames_analysed": frames,

@@ -75,23 +75,31 @@ def check_model_configuration(**_: object) -> None:
 
 @app.task(name=STAGE.task, base=StageTask, bind=True)
 def classify(
-    self: StageTask, job_id: str, chunk: int, chunks: int | None = None, faces: list[int] | None = None
+    self: StageTask,
+    job_id: str,
+    chunk: int,
+    chunks: int | None = None,
+    faces: list[int] | None = None,
+    crops: list[str] | None = None,
 ) -> None:
     """Score the faces of ``chunk``, record them, and send the next stage when the last chunk is done.
 
-    The detector's task names the chunk's ``faces`` (indexes; each crop is at ``crop_key``) and the
-    number of ``chunks``; a task without them (queued by an earlier version) reads ``faces.json``.
+    The detector's task names the chunk's ``faces`` (indexes) and the number of ``chunks``, and
+    for a video the ``crops`` (S3 keys, one per face; a photo's crop is at ``crop_key``); a task
+    without them (queued by an earlier version) reads ``faces.json``.
     """
     if self.jobs.start_stage(job_id, STAGE.name) is None:
         return  # gone or already ended
     store = self.store
     if faces is None or chunks is None:
         detection = _read_detection(store, job_id)
-        faces = [face.index for face in detection.faces if face.chunk == chunk and face.crop_key]
-        chunks = detection.chunks
+        chosen = [face for face in detection.faces if face.chunk == chunk and face.crop_key]
+        faces, chunks = [face.index for face in chosen], detection.chunks
+        crops = [face.crop_key or "" for face in chosen]
+    keys = crops or [crop_key(job_id, index) for index in faces]
     with ThreadPoolExecutor(max_workers=CROP_READERS) as pool:  # S3 reads are I/O bound
-        crops = list(pool.map(lambda index: _read_crop(store, job_id, index), faces))
-    results = get_classifier().score(job_id, crops)
+        pixels = list(pool.map(lambda pair: _read_crop(store, *pair), zip(keys, faces, strict=True)))
+    results = get_classifier().score(job_id, pixels)
     scores = {
         index: {"p": p, "model": {"name": name, "version": version}}
         for index, (p, name, version) in zip(faces, results, strict=True)
@@ -111,9 +119,9 @@ def _read_detection(store: ObjectStore, job_id: str) -> DetectionResult:
         raise JobFailed("internal_error", "classify: faces.json does not match the contract.") from exc
 
 
-def _read_crop(store: ObjectStore, job_id: str, index: int) -> np.ndarray:
+def _read_crop(store: ObjectStore, key: str, index: int) -> np.ndarray:
     try:
-        return decode_png_rgb(store.get_bytes(crop_key(job_id, index)))
+        return decode_png_rgb(store.get_bytes(key))
     except ObjectNotFound as exc:
         raise JobFailed("internal_error", f"classify: crop of face {index} is missing.") from exc
     except (OSError, ValueError) as exc:

@@ -3,8 +3,8 @@
 Every read returns a typed ``JobRecord``; every write takes record fields and writes only those.
 Writes that move a job stamp ``updated_at`` and ``updated_by`` (this store's ``writer``). A late
 writer never resurrects a deleted job and never reopens one that has ended: those writes are
-Lua scripts that check the record first. The classify fan-in is counted here, atomically and
-idempotently, instead of with a Celery chord.
+Lua scripts that check the record first. The classify fan-in and a video's frame-chunk fan-in
+are counted here, atomically and idempotently, instead of with a Celery chord.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from services.contract.record import FINAL_STATUSES, JobRecord, JobStatus
 JOB_KEY = "fakeweb:job:{job_id}"
 SCORES_KEY = "fakeweb:job:{job_id}:scores"
 CHUNKS_DONE_KEY = "fakeweb:job:{job_id}:chunks"
+# A video job's chunks of sampled frames searched for faces (``fakeweb.detect_frames``' fan-in).
+FRAME_CHUNKS_DONE_KEY = "fakeweb:job:{job_id}:frame_chunks"
 JOBS_INDEX_KEY = "fakeweb:jobs"
 TENANT_JOBS_KEY = "fakeweb:tenant:{tenant}:jobs"
 # The gateway's admission control: the tenant's jobs admitted and not yet seen ended (services/gateway/admission.py).
@@ -46,6 +48,18 @@ local done = redis.call('SCARD', KEYS[2])
 local scored = redis.call('HLEN', KEYS[1])
 redis.call('HSET', KEYS[3], 'chunks_done', done, 'faces_scored', scored, 'updated_at', ARGV[2], 'updated_by', ARGV[3])
 return {added, done}
+"""
+
+
+# Marks one chunk of a video's frames searched and counts its frames once, unless the job is gone.
+# KEYS: frame chunks set, job hash. ARGV: chunk index, frames in it, now, writer. Answers {added, done}
+# ({0, -1} for a job that is gone).
+_RECORD_FRAME_CHUNK_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return {0, -1} end
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+if added == 1 then redis.call('HINCRBY', KEYS[2], 'frames_detected', ARGV[2]) end
+redis.call('HSET', KEYS[2], 'updated_at', ARGV[3], 'updated_by', ARGV[4])
+return {added, redis.call('SCARD', KEYS[1])}
 """
 
 
@@ -94,6 +108,7 @@ class JobStore:
         self.redis = client
         self.service = service or Path(sys.argv[0]).stem or "python"
         self._record_chunk = client.register_script(_RECORD_CHUNK_LUA)
+        self._record_frame_chunk = client.register_script(_RECORD_FRAME_CHUNK_LUA)
         self._set_if_open = client.register_script(_SET_IF_OPEN_LUA)
         self._update_if_exists = client.register_script(_UPDATE_IF_EXISTS_LUA)
         self._start_stage = client.register_script(_START_STAGE_LUA)
@@ -242,6 +257,15 @@ class JobStore:
         added, done = self._record_chunk(keys=keys, args=argv)
         return bool(added), int(done)
 
+    def record_frame_chunk(self, job_id: str, chunk: int, frames: int) -> tuple[bool, int]:
+        """Mark a video's chunk of sampled frames searched, adding its ``frames`` to ``frames_detected`` once.
+
+        Returns (newly recorded, chunks done so far); chunks done is -1 when the job is gone.
+        """
+        keys = [FRAME_CHUNKS_DONE_KEY.format(job_id=job_id), JOB_KEY.format(job_id=job_id)]
+        added, done = self._record_frame_chunk(keys=keys, args=[chunk, frames, repr(time.time()), self.writer])
+        return bool(added), int(done)
+
     def scores(self, job_id: str) -> dict[int, dict[str, Any]]:
         """All face scores recorded for a job, by face index."""
         raw = self.redis.hgetall(SCORES_KEY.format(job_id=job_id))
@@ -255,7 +279,10 @@ class JobStore:
             pipe.zrem(TENANT_JOBS_KEY.format(tenant=tenant), job_id)
             pipe.zrem(TENANT_ACTIVE_KEY.format(tenant=tenant), job_id)
         pipe.delete(
-            JOB_KEY.format(job_id=job_id), SCORES_KEY.format(job_id=job_id), CHUNKS_DONE_KEY.format(job_id=job_id)
+            JOB_KEY.format(job_id=job_id),
+            SCORES_KEY.format(job_id=job_id),
+            CHUNKS_DONE_KEY.format(job_id=job_id),
+            FRAME_CHUNKS_DONE_KEY.format(job_id=job_id),
         )
         pipe.zrem(JOBS_INDEX_KEY, job_id)
         pipe.zrem(RETENTION_DUE_KEY, job_id)

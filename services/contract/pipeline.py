@@ -62,14 +62,20 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class Consumer:
-    """A Celery queue outside the pipeline and the worker that consumes it."""
+    """A Celery queue outside the pipeline's chain of stages and the worker that consumes it."""
 
     task: str
     queue: str
-    service: str  # the local program (supervisord); Compose and Kubernetes call it ``webhooks``
+    service: str  # the local program (supervisord)
     worker: str
     per_job: str  # how many tasks a job gets, in words
     does: str
+    deployed_as: str = ""  # the Compose service and Kubernetes Deployment: ``service`` unless given
+    part_of: str = ""  # the stage whose work it shares out (the record shows that stage running); "" for none
+
+    def __post_init__(self) -> None:
+        if not self.deployed_as:
+            object.__setattr__(self, "deployed_as", self.service)
 
 
 PIPELINE: tuple[StageSpec, ...] = (
@@ -84,6 +90,20 @@ PIPELINE: tuple[StageSpec, ...] = (
     StageSpec("annotate", "annotator", Per.JOB, "draw meshes; store annotated.jpg and result.json; end the job"),
 )
 
+# A video's sampled frames, a chunk per task, spread over detector processes: queued by ``detect``
+# for a video job, args [job_id, chunk], kwargs chunks=N, first=, stop= (sample numbers). The chunk
+# that completes the count (``JobStore.record_frame_chunk``) links the tracks and sends classify, as
+# ``detect`` does for a photo; photos never see this queue. A consumer rather than a stage of its
+# own, so a photo's ``detect`` still hands straight to ``classify`` (docs/architecture.md).
+DETECT_FRAMES = Consumer(
+    task="fakeweb.detect_frames",
+    queue="detect_frames",
+    service="detector-frames",
+    worker="services.detector.worker",
+    per_job="one per chunk of a video's sampled frames, counted fan-in",
+    does="find the faces in a chunk of sampled frames; the last chunk links tracks and sends classify",
+    part_of="detect",
+)
 # Webhook delivery: queued once a job has ended (``tasks.notify_job_ended``), args [job_id]; not a stage.
 WEBHOOK = Consumer(
     task="fakeweb.webhook",
@@ -92,8 +112,9 @@ WEBHOOK = Consumer(
     worker="services.webhooks.worker",
     per_job="one per ended job with a `callback_url`",
     does="POST the signed job document, retrying with backoff",
+    deployed_as="webhooks",
 )
-CONSUMERS: tuple[Consumer, ...] = (WEBHOOK,)
+CONSUMERS: tuple[Consumer, ...] = (DETECT_FRAMES, WEBHOOK)
 
 STAGE_NAMES: tuple[str, ...] = tuple(spec.name for spec in PIPELINE)
 _BY_NAME = {spec.name: spec for spec in PIPELINE}
@@ -129,8 +150,8 @@ def task_routes() -> dict[str, dict[str, str]]:
     return {each.task: {"queue": each.queue} for each in (*PIPELINE, *CONSUMERS)}
 
 
-def send(app: Celery, spec: StageSpec, job_id: str, *args: Any, **kwargs: Any) -> None:
-    """Queue one task of ``spec`` for a job."""
+def send(app: Celery, spec: StageSpec | Consumer, job_id: str, *args: Any, **kwargs: Any) -> None:
+    """Queue one task of a stage or another consumer for a job."""
     app.send_task(spec.task, args=[job_id, *args], kwargs=kwargs or None, queue=spec.queue)
 
 
@@ -180,8 +201,9 @@ def markdown_table() -> str:
             f"| {per} | {spec.does} |"
         )
     for consumer in CONSUMERS:
+        role = f"(part of `{consumer.part_of}`)" if consumer.part_of else "(not a stage)"
         lines.append(
-            f"| - | (not a stage) | `{consumer.task}` | `{consumer.queue}` | `{consumer.worker}` ({consumer.service}) "
+            f"| - | {role} | `{consumer.task}` | `{consumer.queue}` | `{consumer.worker}` ({consumer.service}) "
             f"| {consumer.per_job} | {consumer.does} |"
         )
     return "\n".join(lines)

@@ -90,7 +90,9 @@ class JobRecord(BaseModel):
     cache_key: str = _field("", "end-of-job notification", "The cache entry filed for this job's result.")
     # Progress.
     frames_total: int | None = _field(None, "detector (or cache hit)", "Video frames to analyse (sampled).")
-    frames_detected: int | None = _field(None, "detector (per chunk) (or cache hit)", "Video frames searched.")
+    frames_detected: int | None = _field(
+        None, "detector-frames (frame-chunk fan-in script, per chunk) (or cache hit)", "Video frames searched."
+    )
     faces_total: int | None = _field(None, "detector (or cache hit)", "Faces found.")
     faces_judgeable: int | None = _field(None, "detector (or cache hit)", "Faces that can be scored.")
     chunks_total: int | None = _field(None, "detector (or cache hit)", "Classify chunks (fan-out).")

@@ -102,7 +102,10 @@ class Settings(BaseSettings):
         description="Most frames analysed per video; a longer clip is sampled evenly at a lower rate instead.",
     )
     video_chunk_frames: int = Field(
-        8, gt=0, description="Sampled frames the detector stores as one unit; a restarted detector redoes one."
+        8,
+        gt=0,
+        description="Sampled frames per `detect_frames` task: a clip spreads over detector processes by chunks, "
+        "and a killed one redoes one chunk.",
     )
     video_aggregation: Literal["mean", "confident"] = Field(
         "mean",

@@ -59,6 +59,15 @@ def frame_chunk_key(job_id: str, chunk: int) -> str:
     return f"jobs/{job_id}/frames/{chunk:04d}.json"
 
 
+def frame_crop_key(job_id: str, chunk: int, number: int) -> str:
+    """The crop of a video job's ``number``-th face in one chunk of sampled frames (lossless PNG).
+
+    Keyed by chunk, not by the face's index in the clip: the chunks are searched in parallel, and
+    the clip-wide indexes are only known once every chunk is done.
+    """
+    return f"jobs/{job_id}/frames/{chunk:04d}/{number:03d}.png"
+
+
 def result_key(job_id: str) -> str:
     """The final per-face result document (JSON)."""
     return f"jobs/{job_id}/result.json"

@@ -8,6 +8,7 @@ with :mod:`services.contract.video` and never decodes.
 
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import tempfile
@@ -24,6 +25,10 @@ from services.contract.video import VideoLimits, check_video_limits
 
 H264_CRF = "23"
 H264_PRESET = "veryfast"
+# A chunk of samples seeks this far before its first target, so the frame before that target is decoded too.
+SEEK_BEFORE_S = 0.5
+# A frame at most this much before a target counts as at it (timestamps are rounded to the time base).
+TIME_EPS_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -62,35 +67,76 @@ class DecodedVideo:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self._container.close()
 
-    def frames_at(self, targets: list[float]) -> Iterator[SampledFrame]:
+    def frames_at(self, targets: list[float], first: int = 0, stop: int | None = None) -> Iterator[SampledFrame]:
         """For each target time, in order, the first decoded frame at or after it; stops at the end of the clip.
 
-        Every frame is decoded (H.264 cannot skip to an arbitrary frame), but only the chosen ones
+        A frame stands for the targets between the frame before it and itself: the first of them
+        is its ``sample``, the others share it (a clip with fewer frames per second than the
+        sampling rate). Only samples ``first`` to ``stop`` (exclusive) are yielded, and the same
+        frames get the same sample numbers whichever range is asked, so chunks of one clip can be
+        decoded apart: a range that does not start at 0 seeks to a keyframe before its first
+        target (and decodes from the start where the container cannot seek there). Every frame
+        from there is decoded (H.264 cannot skip to an arbitrary frame), but only the chosen ones
         are converted to RGB. A frame later than the duration limit, or undecodable data, raises
         ImageRejected.
         """
-        next_target = 0
+        stop = len(targets) if stop is None else min(stop, len(targets))
+        if first >= stop:
+            return
         start = float(self._stream.start_time * self._stream.time_base) if self._stream.start_time else 0.0
+        if first > 0 and targets[first] - SEEK_BEFORE_S > 0 and self._seek(start + targets[first] - SEEK_BEFORE_S):
+            try:
+                yield from self._samples(targets, first, stop, start, seeked=True)
+                return
+            except _SeekMissed:
+                self._container.seek(0)  # back to the first frame: decode the whole way
+        yield from self._samples(targets, first, stop, start, seeked=False)
+
+    def _seek(self, time_s: float) -> bool:
+        """Move to the keyframe at or before ``time_s``; False where the container cannot."""
+        try:
+            self._container.seek(int(time_s / self._stream.time_base), stream=self._stream, backward=True)
+        except (av.FFmpegError, OverflowError, ValueError):
+            return False
+        return True
+
+    def _samples(
+        self, targets: list[float], first: int, stop: int, start: float, seeked: bool
+    ) -> Iterator[SampledFrame]:
+        # ``pending``: the first target not yet covered by a decoded frame. After a seek the first
+        # frame only tells where decoding stands; it must come before the range's first target.
+        pending = None if seeked else 0
+        rate = float(self._stream.average_rate or 25)
         try:
             for number, frame in enumerate(self._container.decode(self._stream)):
-                if next_target >= len(targets):
+                if pending is not None and pending >= stop:
                     return
-                rate = float(self._stream.average_rate or 25)
+                if frame.time is None and seeked:
+                    raise _SeekMissed
                 time_s = frame.time - start if frame.time is not None else number / rate
                 if time_s > self.limits.max_duration_s:
                     limit = self.limits.max_duration_s
                     raise ImageRejected("video_too_long", f"The video runs past {limit:.0f} s.", 413)
-                if time_s + 1e-6 < targets[next_target]:
+                if pending is None:
+                    if time_s + TIME_EPS_S >= targets[first]:
+                        raise _SeekMissed
+                    pending = bisect.bisect_right(targets, time_s + TIME_EPS_S)
+                    continue
+                if pending >= len(targets) or targets[pending] > time_s + TIME_EPS_S:
+                    continue
+                sample = pending
+                pending = bisect.bisect_right(targets, time_s + TIME_EPS_S)  # the targets this frame covers
+                if sample < first:
                     continue
                 if (frame.width, frame.height) != (self.width, self.height):
                     check_video_limits(frame.width, frame.height, None, self.limits)
-                rgb = frame.to_ndarray(format="rgb24")
-                yield SampledFrame(sample=next_target, time_s=round(time_s, 4), rgb=rgb)
-                next_target += 1
-                while next_target < len(targets) and targets[next_target] <= time_s:
-                    next_target += 1  # several targets between two frames (a low frame rate) share one frame
+                yield SampledFrame(sample=sample, time_s=round(time_s, 4), rgb=frame.to_ndarray(format="rgb24"))
         except av.FFmpegError as exc:
             raise ImageRejected("corrupt_video", "The video data is truncated or corrupt.") from exc
+
+
+class _SeekMissed(Exception):
+    """The seek landed at or after the range's first target (or on frames without times)."""
 
 
 def _duration_s(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:

@@ -39,6 +39,23 @@ def test_chunk_fan_in_counts_each_chunk_once_even_when_redelivered(jobs):
     assert (record["chunks_done"], record["faces_scored"]) == ("2", "3")
 
 
+def test_frame_chunk_fan_in_counts_each_chunk_and_its_frames_once(jobs):
+    job_id = new_job(jobs, media="video", frames_total=12)
+
+    first = jobs.record_frame_chunk(job_id, 0, 8)
+    again = jobs.record_frame_chunk(job_id, 0, 8)
+    last = jobs.record_frame_chunk(job_id, 1, 3)
+
+    assert (first, again, last) == ((True, 1), (False, 1), (True, 2))
+    record = stored(jobs, job_id)
+    assert record["frames_detected"] == "11", "a redelivered chunk's frames are not counted twice"
+    assert record["updated_by"] == jobs.writer
+    jobs.delete(job_id)
+    assert jobs.record_frame_chunk(job_id, 2, 1) == (False, -1)
+    assert not jobs.exists(job_id), "a late chunk never brings back a deleted job"
+    assert not jobs.redis.exists(f"fakeweb:job:{job_id}:frame_chunks")
+
+
 def test_complete_ends_an_open_job(jobs):
     job_id = new_job(jobs)
     jobs.start_stage(job_id, "annotate")

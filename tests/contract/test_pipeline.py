@@ -31,9 +31,15 @@ class Recorder:
 
 def test_names_tasks_queues_and_services_are_unique():
     assert len(set(pipeline.STAGE_NAMES)) == len(PIPELINE)
-    for attribute in ("task", "queue", "service", "worker"):
-        values = [getattr(each, attribute) for each in (*PIPELINE, *pipeline.CONSUMERS)]
+    for attribute in ("task", "queue", "service", "deployed_as", "worker"):
+        # A consumer that shares out a stage's work runs in that stage's worker (detect_frames: the detector's).
+        values = [getattr(each, attribute, each.service) for each in (*PIPELINE, *pipeline.CONSUMERS)]
+        if attribute == "worker":
+            values = [each.worker for each in (*PIPELINE, *pipeline.CONSUMERS) if not getattr(each, "part_of", "")]
         assert len(values) == len(set(values)), attribute
+    for consumer in pipeline.CONSUMERS:
+        if consumer.part_of:
+            assert consumer.worker == pipeline.stage(consumer.part_of).worker
 
 
 def test_the_stages_are_provenance_detect_classify_annotate_and_each_worker_lives_in_its_service():
@@ -92,7 +98,7 @@ def test_a_stage_that_hands_no_chunks_to_a_per_chunk_stage_is_a_programming_erro
 def test_celery_routes_and_queues_come_from_the_declaration():
     app = make_celery("test", UNREACHABLE)
     assert app.conf.task_create_missing_queues is False
-    declared = {"provenance", "detect", "classify", "annotate", "webhook"}
+    declared = {"provenance", "detect", "detect_frames", "classify", "annotate", "webhook"}
     assert set(app.amqp.queues) == set(pipeline.queue_names()) == declared
     for spec in (*PIPELINE, *pipeline.CONSUMERS):
         assert app.amqp.router.route({}, spec.task)["queue"].name == spec.queue

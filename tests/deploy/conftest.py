@@ -49,6 +49,9 @@ def rendered() -> dict[str, list[dict]]:
     return {overlay: render_overlay(overlay) for overlay in OVERLAYS}
 
 
+HASH_SUFFIX_LENGTH = 10  # kustomize's content hash on generated ConfigMaps and Secrets
+
+
 def find(resources: list[dict], kind: str, name: str | None = None) -> list[dict]:
     """Resources of a kind (and name, ignoring kustomize's hash suffix on generated ones)."""
     out = []
@@ -56,6 +59,7 @@ def find(resources: list[dict], kind: str, name: str | None = None) -> list[dict
         if res.get("kind") != kind:
             continue
         res_name = res["metadata"]["name"]
-        if name is None or res_name == name or res_name.rsplit("-", 1)[0] == name:
+        stem, _, suffix = res_name.rpartition("-")
+        if name is None or res_name == name or (stem == name and len(suffix) == HASH_SUFFIX_LENGTH):
             out.append(res)
     return out

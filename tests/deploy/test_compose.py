@@ -19,9 +19,10 @@ from tests.deploy.code_scan import REPO
 from tests.deploy.dockerfiles import SERVICE_DOCKERFILE, compose_dockerfile, service_dockerfile
 
 WORKERS = {"provenance": "provenance", "detector": "detect", "classifier": "classify", "annotator": "annotate"}
-APP_SERVICES = ("gateway", *WORKERS, "webhooks", "sweeper")  # built from services/Dockerfile
-# The image (the SERVICE build arg of services/Dockerfile) each app service runs.
-APP_IMAGES = {name: name for name in APP_SERVICES}
+APP_SERVICES = ("gateway", *WORKERS, "detector-frames", "webhooks", "sweeper")  # built from services/Dockerfile
+# The image (the SERVICE build arg of services/Dockerfile) each app service runs: its own, but the
+# detector on video frame chunks runs the detector's.
+APP_IMAGES = {name: name for name in APP_SERVICES} | {"detector-frames": "detector"}
 # Long-running services without a healthcheck, each with the reason in docker-compose.yml.
 UNPROBED = {"sweeper"}
 

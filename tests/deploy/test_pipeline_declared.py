@@ -23,8 +23,8 @@ from tests.deploy.conftest import OVERLAYS, find
 from tests.deploy.test_compose import celery_queue
 
 WORKERS = (*PIPELINE, *CONSUMERS)
-# Compose and Kubernetes call the webhook worker `webhooks`; the local stack's program is `webhook`.
-DEPLOYED_AS = {consumer.service: f"{consumer.service}s" for consumer in CONSUMERS}
+# Compose and Kubernetes may name a consumer's worker otherwise than the local program (`webhooks`, `webhook`).
+DEPLOYED_AS = {consumer.service: consumer.deployed_as for consumer in CONSUMERS}
 
 
 def celery_worker_args(worker: str, queue: str) -> list[str]:

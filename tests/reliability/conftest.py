@@ -7,7 +7,8 @@ tests record the worker pids they start with and check that none changed.
 
 It runs with a short visibility timeout (a task held by a killed worker comes back within
 seconds, not 15 minutes), a small retry budget, one face per classify task (fan-in under
-redelivery) and the test-only stage delay hook (services/runtime/testhooks.py).
+redelivery), two sampled frames per chunk of a video (a 3 s clip is three ``detect_frames``
+tasks) and the test-only stage delay hook (services/runtime/testhooks.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ VISIBILITY_TIMEOUT_S = 15
 # less than 4 s in 0.7% of runs, longer than the short S3 outage test's outage.
 MAX_RETRIES = 10
 BACKOFF_MAX_S = 2
+VIDEO_CHUNK_FRAMES = 2
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         task_max_retries=MAX_RETRIES,
         task_retry_backoff_max_s=BACKOFF_MAX_S,
         classify_chunk_size=1,
+        video_chunk_frames=VIDEO_CHUNK_FRAMES,
         serving_timeout_s=3.0,
         stuck_job_timeout_s=600,
     )

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import redis
 
-from deploy.local.stack import LocalStack
+from deploy.local.launch import command as launch_command
+from deploy.local.stack import ROOT, LocalStack, stop_process_group
 from services.contract.jobs import CHUNKS_DONE_KEY, JOB_KEY, SCORES_KEY
 from services.contract.pipeline import PIPELINE
 from services.contract.settings import Settings
@@ -90,6 +94,28 @@ class Stack:
 
     def wait_ready(self, timeout_s: float = 120) -> None:
         self.stack.wait_ready(timeout_s)
+
+
+@contextlib.contextmanager
+def extra_worker(stack: Stack, program: str, name: str, timeout_s: float = 240) -> Iterator[subprocess.Popen[bytes]]:
+    """One more process of a worker program beside the supervised one (launch.py's command), while inside."""
+    argv, extra_env = launch_command(program, stack.settings)
+    argv = [f"{program}-{name}@%h" if arg.startswith(f"{program}-") and "@" in arg else arg for arg in argv]
+    env = {**stack.stack.process_env(), **extra_env}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    log_path = stack.stack.data_dir / f"extra-{program}-{name}.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while "ready." not in log_path.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"extra {program} did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.3)
+        yield proc
+    finally:
+        stop_process_group(proc.pid, 60.0)
+        proc.wait(timeout=10)
 
 
 def tiny_model_copy(target: Path) -> None:

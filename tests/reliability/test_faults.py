@@ -31,7 +31,18 @@ from tests.reliability.stackops import (
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 DETECT_TASK, CLASSIFY_TASK, ANNOTATE_TASK = (declared(name).task for name in ("detect", "classify", "annotate"))
-PROGRAMS = ("redis", "s3", "serving", "detector", "classifier", "annotator", "webhook", "sweeper", "gateway")
+PROGRAMS = (
+    "redis",
+    "s3",
+    "serving",
+    "detector",
+    "detector-frames",
+    "classifier",
+    "annotator",
+    "webhook",
+    "sweeper",
+    "gateway",
+)
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,21 @@ from PIL import Image
 TWO_PEOPLE = ("img12.jpg", "img20.jpg")
 
 
-def encode_clip(frames: list[np.ndarray], fps: int, container: str = "mp4", codec: str = "libx264") -> bytes:
-    """RGB frames as a video file (``mp4``/``mov`` with H.264, ``webm`` with ``libvpx``), moov at the end."""
+def encode_clip(
+    frames: list[np.ndarray], fps: int, container: str = "mp4", codec: str = "libx264", keyframe_every: int = 0
+) -> bytes:
+    """RGB frames as a video file (``mp4``/``mov`` with H.264, ``webm`` with ``libvpx``), moov at the end.
+
+    ``keyframe_every``: a keyframe every so many frames (0: the encoder's default).
+    """
     height, width = frames[0].shape[:2] if frames else (64, 64)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"clip.{container}"
         with av.open(str(path), mode="w", format=container) as output:
             stream = output.add_stream(codec, rate=fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            if keyframe_every:
+                stream.codec_context.gop_size = keyframe_every
             output.start_encoding()
             for rgb in frames:
                 output.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
