@@ -219,8 +219,8 @@ def face_columns(faces: list[FaceCrops], predict_columns: Callable[[np.ndarray],
     rows = [predict_columns(np.stack(flat[s : s + 64])) for s in range(0, len(flat), 64)]
     probs = np.concatenate(rows) if rows else np.zeros((0, 1), np.float32)
     out, at = [], 0
-    for f in faces:
-        out.append(probs[at : at + f.count].reshape(f.count, -1))
+    for f in faces:  # an image without a face gets [0, columns]
+        out.append(probs[at : at + f.count].reshape(f.count, probs.shape[1]))
         at += f.count
     return out
 

@@ -328,3 +328,15 @@ def test_recover_rebuilds_both_members_of_an_exported_blend(tmp_path: Path) -> N
     (other / "model_card.json").write_text(json.dumps(card))
     with pytest.raises(SystemExit):
         recover.recover(other, tmp_path / "run2")
+
+
+def test_face_columns_keeps_images_without_a_face() -> None:
+    from training.crops import FaceCrops
+    from training.finetune import face_columns
+
+    def faces(n: int) -> FaceCrops:
+        crops = np.full((n, 224, 224, 3), 7, np.uint8)
+        return FaceCrops(crops=crops, boxes=np.zeros((n, 4), np.int32), scores=np.ones(n, np.float32))
+
+    columns = face_columns([faces(2), faces(0), faces(1)], lambda crops: np.tile([[0.1, 0.9, 0.5]], (len(crops), 1)))
+    assert [c.shape for c in columns] == [(2, 3), (0, 3), (1, 3)]
