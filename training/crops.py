@@ -95,6 +95,14 @@ def faces_in_image(image_rgb: np.ndarray) -> FaceCrops:
     return FaceCrops(crops=crops, boxes=boxes, scores=scores)
 
 
+def atomic_savez(entry: Path, **arrays: np.ndarray) -> None:
+    """Write a cache entry (.npz) whole or not at all: concurrent writers each rename their own file."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(entry)
+
+
 class CropCache:
     """Face crops of image files, cached as ``<dir>/<policy>/<detector version>/<sha[:2]>/<sha>.npz``."""
 
@@ -127,10 +135,7 @@ class CropCache:
         else:
             faces = faces_in_image(image)
         if entry is not None:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            tmp = entry.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(tmp, crops=faces.crops, boxes=faces.boxes, scores=faces.scores)
-            tmp.replace(entry)
+            atomic_savez(entry, crops=faces.crops, boxes=faces.boxes, scores=faces.scores)
         return faces
 
     def faces_of_all(self, paths: Iterable[Path], progress: Callable[[int], None] | None = None) -> list[FaceCrops]:

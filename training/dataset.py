@@ -47,8 +47,9 @@ def manifest_sha256(data_dir: Path) -> str | None:
     return hashlib.sha256(manifest.read_bytes()).hexdigest()
 
 
-def list_items(data_dir: Path, sources: set[str] | None = None) -> list[Item]:
-    """Images under ``data_dir``, from MANIFEST.tsv when present, else from the folder layout."""
+def list_items(data_dir: Path, sources: set[str] | None = None, suffixes: set[str] = IMAGE_SUFFIXES) -> list[Item]:
+    """Files with ``suffixes`` (images by default) under ``data_dir``, from MANIFEST.tsv when present,
+    else from the folder layout ``<source>/<label>/<file>``."""
     data_dir = Path(data_dir)
     manifest = data_dir / "MANIFEST.tsv"
     items: list[Item] = []
@@ -64,7 +65,7 @@ def list_items(data_dir: Path, sources: set[str] | None = None) -> list[Item]:
         item
         for item in items
         if item.label in LABELS
-        and Path(item.path).suffix.lower() in IMAGE_SUFFIXES
+        and Path(item.path).suffix.lower() in suffixes
         and (sources is None or item.source in sources)
     ]
 

@@ -23,10 +23,8 @@ seen in training (``seen_in_training``) and for the others (``clean``: ids on va
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,9 +40,8 @@ from services.contract.video import sample_times, video_limits
 from services.contract.video_codec import DecodedVideo
 from services.detector.faces import analyse_photo
 from services.detector.tracking import link_tracks
-from training.crops import detector_version
-from training.dataset import FFPP_NAME, LABELS, Item, training_split
-from training.dataset import list_items as list_images
+from training.crops import atomic_savez, detector_version
+from training.dataset import FFPP_NAME, Item, list_items, training_split
 from training.metrics import rates_at, roc_auc
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".webm"}
@@ -65,21 +62,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 
 def list_videos(data_dir: Path, sources: set[str] | None = None) -> list[Item]:
     """Video clips under ``data_dir``, from MANIFEST.tsv when present, else from ``<source>/<label>/<clip>``."""
-    data_dir = Path(data_dir)
-    if (data_dir / "MANIFEST.tsv").is_file():
-        with (data_dir / "MANIFEST.tsv").open(newline="") as fh:
-            items = [Item(r["source"], r["label"], r["path"]) for r in csv.DictReader(fh, delimiter="\t")]
-    else:
-        items = [
-            Item(p.parts[-3], p.parts[-2], p.relative_to(data_dir).as_posix()) for p in sorted(data_dir.glob("*/*/*"))
-        ]
-    return [
-        item
-        for item in items
-        if item.label in LABELS
-        and Path(item.path).suffix.lower() in VIDEO_SUFFIXES
-        and (sources is None or item.source in sources)
-    ]
+    return list_items(data_dir, sources, VIDEO_SUFFIXES)
 
 
 def clip_method(path: str) -> str:
@@ -96,7 +79,7 @@ def clip_ids(path: str) -> list[str]:
 
 def ffpp_id_splits(data_dir: Path, seed: int = 1) -> dict[str, str]:
     """Which side of training's split (``training_split``, same seed) holds the FF++ frames of each video id."""
-    images = list_images(data_dir)
+    images = list_items(data_dir)
     sides: dict[str, str] = {}
     for side, items in training_split(images, data_dir, seed=seed).items():
         for item in items:
@@ -212,10 +195,8 @@ class ClipCache:
                 )
         clip = faces_in_clip(data, self.settings)
         if entry is not None:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            tmp = entry.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(
-                tmp,
+            atomic_savez(
+                entry,
                 frames=clip.frames,
                 face_frame=clip.face_frame,
                 boxes=clip.boxes,
@@ -223,7 +204,6 @@ class ClipCache:
                 crops=clip.crops,
                 error=clip.error,
             )
-            tmp.replace(entry)
         return clip
 
 
